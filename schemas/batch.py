@@ -1,0 +1,157 @@
+"""Column-wise accumulation of stored events and quarantined payloads into Arrow tables.
+
+:class:`EventColumns` appends each decoded event field by field into Python lists (no per-event
+dicts or row objects) and builds one Arrow table per event hour, ready to be committed to
+``events/date=…/hour=…/``. :class:`QuarantineColumns` does the same for rejected payloads.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from msgspec import UNSET
+
+from schemas.decode import DecodedEvent, event_id, result_json
+from schemas.stored import EVENT_SCHEMA, QUARANTINE_SCHEMA
+
+_HOUR_US = 3_600_000_000
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Partition:
+    """One Hive partition of the events table: an event-time hour in UTC."""
+
+    date: str  # YYYY-MM-DD
+    hour: int  # 0..23
+
+    @classmethod
+    def of_hour_index(cls, hour_index: int) -> Partition:
+        moment = datetime.fromtimestamp(hour_index * 3600, tz=UTC)
+        return cls(moment.strftime("%Y-%m-%d"), moment.hour)
+
+    @property
+    def path(self) -> str:
+        return f"date={self.date}/hour={self.hour:02d}"
+
+
+def _unset_to_none(value: object) -> object:
+    return None if value is UNSET else value
+
+
+class EventColumns:
+    """Stored events accumulated column by column."""
+
+    __slots__ = ("_cols", "_hours")
+
+    def __init__(self) -> None:
+        self._cols: dict[str, list[object]] = {name: [] for name in EVENT_SCHEMA.names}
+        self._hours: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._hours)
+
+    def append(
+        self, raw: bytes, event: DecodedEvent, received_us: int, channel: str, ingester_id: str
+    ) -> None:
+        p = event.payload
+        c = self._cols
+        u = _unset_to_none
+        c["event_id"].append(event_id(raw))
+        c["event_type"].append(p.event_type)
+        c["timestamp"].append(event.timestamp_us)
+        c["task_id"].append(u(p.task_id))
+        c["task_name"].append(u(p.task_name))
+        c["queue"].append(u(p.queue))
+        c["worker_id"].append(u(p.worker_id))
+        c["attempt"].append(u(p.attempt))
+        c["duration_ms"].append(u(p.duration_ms))
+        c["result"].append(result_json(p.result))
+        c["error"].append(u(p.error))
+        c["traceback"].append(u(p.traceback))
+        c["hostname"].append(u(p.hostname))
+        c["freq"].append(u(p.freq))
+        c["active"].append(u(p.active))
+        c["processed"].append(u(p.processed))
+        c["queues"].append(u(p.queues))
+        c["sw_ident"].append(u(p.sw_ident))
+        c["sw_ver"].append(u(p.sw_ver))
+        c["uptime_seconds"].append(u(p.uptime_seconds))
+        c["extra"].append(event.extra_json)
+        c["received_at"].append(received_us)
+        c["channel"].append(channel)
+        c["ingester_id"].append(ingester_id)
+        self._hours.append(event.timestamp_us // _HOUR_US)
+
+    def to_table(self) -> pa.Table:
+        """All accumulated events as one table of :data:`EVENT_SCHEMA`."""
+        arrays = [pa.array(self._cols[field.name], type=field.type) for field in EVENT_SCHEMA]
+        return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+
+    def to_partitions(self) -> list[tuple[Partition, pa.Table]]:
+        """One table per event-time hour, in partition order."""
+        table = self.to_table()
+        hours = sorted(set(self._hours))
+        if len(hours) == 1:
+            return [(Partition.of_hour_index(hours[0]), table)]
+        groups: dict[int, list[int]] = defaultdict(list)
+        for row, hour in enumerate(self._hours):
+            groups[hour].append(row)
+        return [
+            (Partition.of_hour_index(hour), table.take(pa.array(groups[hour], pa.int64())))
+            for hour in hours
+        ]
+
+
+class QuarantineColumns:
+    """Rejected payloads, kept raw with the reason they were rejected."""
+
+    __slots__ = ("_cols",)
+
+    def __init__(self) -> None:
+        self._cols: dict[str, list[object]] = {name: [] for name in QUARANTINE_SCHEMA.names}
+
+    def __len__(self) -> int:
+        return len(self._cols["raw"])
+
+    def append(
+        self,
+        raw: bytes,
+        reason: str,
+        detail: str,
+        received_us: int,
+        channel: str,
+        ingester_id: str,
+    ) -> None:
+        c = self._cols
+        c["event_id"].append(event_id(raw))
+        c["raw"].append(raw)
+        c["reason"].append(reason)
+        c["detail"].append(detail[:1000])
+        c["received_at"].append(received_us)
+        c["channel"].append(channel)
+        c["ingester_id"].append(ingester_id)
+
+    def to_table(self) -> pa.Table:
+        arrays = [pa.array(self._cols[field.name], type=field.type) for field in QUARANTINE_SCHEMA]
+        return pa.Table.from_arrays(arrays, schema=QUARANTINE_SCHEMA)
+
+
+def sort_for_storage(table: pa.Table) -> pa.Table:
+    """Rows ordered for the views' access paths: by task, then time (workers after tasks)."""
+    if table.num_rows < 2:
+        return table
+    return table.take(
+        pc.sort_indices(
+            table,
+            sort_keys=[
+                ("task_id", "ascending"),
+                ("worker_id", "ascending"),
+                ("timestamp", "ascending"),
+            ],
+            null_placement="at_end",
+        )
+    )

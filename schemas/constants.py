@@ -1,0 +1,37 @@
+"""Names and defaults shared by every part of tasqlake (one place, like arq's constants)."""
+
+from __future__ import annotations
+
+DEFAULT_CHANNEL = "asynctasq:events"
+DEFAULT_REDIS_URL = "redis://localhost:6379"
+DEFAULT_LAKE = "./lake"
+
+#: Sub-directories of a lake.
+EVENTS_DIR = "events"
+QUARANTINE_DIR = "quarantine"
+WAL_DIR = "wal"
+GAPS_DIR = "gaps"
+SNAPSHOTS_DIR = "snapshots"
+
+DEFAULT_FLUSH_INTERVAL_S = 1.0
+DEFAULT_MAX_BATCH_EVENTS = 200_000
+DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+DEFAULT_STATUS_INTERVAL_S = 5.0
+DEFAULT_WAL_FSYNC_INTERVAL_S = 1.0
+
+#: Events stamped earlier than this, or later than now + the skew allowance, are quarantined.
+MIN_EVENT_YEAR = 2000
+MAX_FUTURE_SKEW_S = 24 * 3600
+
+TASK_EVENT_TYPES = frozenset(
+    {
+        "task_enqueued",
+        "task_started",
+        "task_completed",
+        "task_failed",
+        "task_reenqueued",
+        "task_cancelled",
+    }
+)
+WORKER_EVENT_TYPES = frozenset({"worker_online", "worker_heartbeat", "worker_offline"})
+KNOWN_EVENT_TYPES = TASK_EVENT_TYPES | WORKER_EVENT_TYPES

@@ -1,0 +1,174 @@
+"""The one settings object of tasqlake.
+
+Filled in this order, first wins: command-line flags > environment (``TASQLAKE_*`` and AsyncTasQ's
+own ``ASYNCTASQ_EVENTS_REDIS_URL`` / ``ASYNCTASQ_EVENTS_CHANNEL`` / ``ASYNCTASQ_REDIS_URL``) >
+defaults. The environment is always passed in (never read from ``os.environ`` here), so tests
+inject their own. :attr:`Settings.sources` says where each value came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from schemas import constants
+from schemas.errors import ConfigError
+
+#: Environment variables consulted for each setting, in priority order.
+ENV_VARS: dict[str, tuple[str, ...]] = {
+    "redis_url": ("TASQLAKE_REDIS_URL", "ASYNCTASQ_EVENTS_REDIS_URL", "ASYNCTASQ_REDIS_URL"),
+    "channels": ("TASQLAKE_CHANNEL", "ASYNCTASQ_EVENTS_CHANNEL"),
+    "lake": ("TASQLAKE_LAKE",),
+    "flush_interval": ("TASQLAKE_FLUSH_INTERVAL",),
+    "max_batch_events": ("TASQLAKE_MAX_BATCH_EVENTS",),
+    "max_payload_bytes": ("TASQLAKE_MAX_PAYLOAD_BYTES",),
+    "status_interval": ("TASQLAKE_STATUS_INTERVAL",),
+    "wal_dir": ("TASQLAKE_WAL_DIR",),
+    "wal_fsync_interval": ("TASQLAKE_WAL_FSYNC_INTERVAL",),
+    "ingester_id": ("TASQLAKE_INGESTER_ID",),
+    "log_format": ("TASQLAKE_LOG_FORMAT",),
+}
+
+
+def _positive_float(name: str, raw: Any) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be greater than 0, got {raw!r}")
+    return value
+
+
+def _positive_int(name: str, raw: Any) -> int:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than 0, got {raw!r}")
+    return value
+
+
+def _channels(name: str, raw: Any) -> tuple[str, ...]:
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    channels = tuple(str(item).strip() for item in items if str(item).strip())
+    if not channels:
+        raise ConfigError(f"{name} must name at least one channel")
+    return channels
+
+
+def _redis_url(name: str, raw: Any) -> str:
+    url = str(raw)
+    if urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
+        raise ConfigError(
+            f"{name} must be a redis://, rediss:// or unix:// URL, got {mask_url(url)!r}"
+        )
+    return url
+
+
+def _text(name: str, raw: Any) -> str:
+    text = str(raw).strip()
+    if not text:
+        raise ConfigError(f"{name} must not be empty")
+    return text
+
+
+def _optional_text(name: str, raw: Any) -> str | None:
+    return None if raw is None or str(raw).strip() == "" else str(raw).strip()
+
+
+def _log_format(name: str, raw: Any) -> str:
+    if raw not in ("text", "json"):
+        raise ConfigError(f"{name} must be 'text' or 'json', got {raw!r}")
+    return str(raw)
+
+
+_PARSERS: dict[str, Callable[[str, Any], Any]] = {
+    "redis_url": _redis_url,
+    "channels": _channels,
+    "lake": _text,
+    "flush_interval": _positive_float,
+    "max_batch_events": _positive_int,
+    "max_payload_bytes": _positive_int,
+    "status_interval": _positive_float,
+    "wal_dir": _optional_text,
+    "wal_fsync_interval": _positive_float,
+    "ingester_id": _optional_text,
+    "log_format": _log_format,
+}
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password (and ACL user's password) replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{user}:***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a tasqlake command needs to know; build it with :meth:`resolve`."""
+
+    redis_url: str = constants.DEFAULT_REDIS_URL
+    channels: tuple[str, ...] = (constants.DEFAULT_CHANNEL,)
+    lake: str = constants.DEFAULT_LAKE
+    flush_interval: float = constants.DEFAULT_FLUSH_INTERVAL_S
+    max_batch_events: int = constants.DEFAULT_MAX_BATCH_EVENTS
+    max_payload_bytes: int = constants.DEFAULT_MAX_PAYLOAD_BYTES
+    status_interval: float = constants.DEFAULT_STATUS_INTERVAL_S
+    wal_dir: str | None = None
+    wal_fsync_interval: float = constants.DEFAULT_WAL_FSYNC_INTERVAL_S
+    ingester_id: str | None = None
+    log_format: str = "text"
+    #: Where each value came from: "flag", "env:NAME" or "default".
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def resolve(
+        cls, flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Settings from ``flags`` (None values are unset) over ``environ`` over defaults."""
+        flags = flags or {}
+        environ = environ or {}
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        for name, parse in _PARSERS.items():
+            if flags.get(name) is not None:
+                values[name] = parse(f"--{name.replace('_', '-')}", flags[name])
+                sources[name] = "flag"
+                continue
+            for var in ENV_VARS.get(name, ()):
+                if environ.get(var, "").strip():
+                    values[name] = parse(var, environ[var])
+                    sources[name] = f"env:{var}"
+                    break
+            else:
+                sources[name] = "default"
+        return cls(**values, sources=sources)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied (marked as coming from flags)."""
+        sources = {**self.sources, **dict.fromkeys(changes, "flag")}
+        return dataclasses.replace(self, **changes, sources=sources)
+
+    @property
+    def masked_redis_url(self) -> str:
+        return mask_url(self.redis_url)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={mask_url(v) if f.name == 'redis_url' else v!r}"
+            for f in dataclasses.fields(self)
+            if f.name != "sources" and (v := getattr(self, f.name)) is not None
+        )
+        return f"Settings({shown})"

@@ -1,0 +1,78 @@
+"""The ``tasqlake`` command: composes schemas, ingest and queries.
+
+Each sub-command lives in its own module under :mod:`tasqlake.commands` and exposes
+``register(subparsers)``, which adds its parser and sets ``run=callable(args, settings) -> int``.
+Errors that are :class:`~schemas.errors.TasqlakeError` end the program with one line on stderr
+and the error's exit code; a wrong flag exits 2 with one line too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
+
+from schemas.errors import TasqlakeError
+from schemas.settings import Settings
+from tasqlake import commands
+
+PROG = "tasqlake"
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineArgumentParser(
+        prog=PROG,
+        description="Event-sourced analytics store for AsyncTasQ: ingest, store, query.",
+    )
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=OneLineArgumentParser
+    )
+    for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if module_info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{commands.__name__}.{module_info.name}")
+        module.register(subparsers)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    """The one Settings object of this run: flags over environment over defaults."""
+    flags: dict[str, Any] = {
+        k: v for k, v in vars(args).items() if k in Settings.__dataclass_fields__
+    }
+    return Settings.resolve(flags=flags, environ=environ)
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    env = os.environ if environ is None else environ
+    try:
+        settings = settings_from_args(args, env)
+        code = int(args.run(args, settings) or 0)
+    except TasqlakeError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into a command that closed early (e.g. `| head`): not an error.
+        sys.stderr.close()
+        return 0
+    return code
+
+
+def run() -> NoReturn:
+    sys.exit(main())

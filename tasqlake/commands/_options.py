@@ -1,0 +1,32 @@
+"""Flags shared by several sub-commands, declared once.
+
+Every flag's ``dest`` is the name of a :class:`~schemas.settings.Settings` field and its default
+is None, so an unset flag falls through to the environment and then to the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_lake(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lake", metavar="DIR", help="lake directory (env TASQLAKE_LAKE, default ./lake)"
+    )
+
+
+def add_redis(parser: argparse.ArgumentParser, *, many_channels: bool) -> None:
+    parser.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="Redis URL (env TASQLAKE_REDIS_URL, ASYNCTASQ_EVENTS_REDIS_URL, ASYNCTASQ_REDIS_URL; "
+        "default redis://localhost:6379)",
+    )
+    parser.add_argument(
+        "--channel",
+        dest="channels",
+        metavar="NAME",
+        action="append" if many_channels else "store",
+        help="Pub/Sub channel (env ASYNCTASQ_EVENTS_CHANNEL, default asynctasq:events)"
+        + ("; repeat for several" if many_channels else ""),
+    )
