@@ -36,7 +36,7 @@ def write_msgpack_stream(out: BinaryIO, payloads: Iterable[bytes]) -> int:
 
 
 def iter_msgpack_stream(source: BinaryIO, name: str = "<stream>") -> Iterator[bytes]:
-    """Yield each raw payload of a msgpack stream; a truncated record is an error naming ``name``."""
+    """Yield each raw payload of a msgpack stream; a truncated record names ``name``."""
     offset = 0
     while True:
         head = source.read(4)

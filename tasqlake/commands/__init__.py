@@ -1,1 +1,1 @@
-"""Sub-commands of ``tasqlake``: one module each, discovered by :func:`tasqlake.cli.build_parser`."""
+"""Sub-commands of ``tasqlake``: one module each, found by ``tasqlake.cli.build_parser``."""
