@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from msgspec import UNSET
 
-from schemas.decode import DecodedEvent, event_id, result_json
+from schemas.decode import DecodedEvent, event_id
 from schemas.stored import EVENT_SCHEMA, QUARANTINE_SCHEMA
 
 _HOUR_US = 3_600_000_000
@@ -69,7 +69,7 @@ class EventColumns:
         c["worker_id"].append(u(p.worker_id))
         c["attempt"].append(u(p.attempt))
         c["duration_ms"].append(u(p.duration_ms))
-        c["result"].append(result_json(p.result))
+        c["result"].append(event.result_json)
         c["error"].append(u(p.error))
         c["traceback"].append(u(p.traceback))
         c["hostname"].append(u(p.hostname))

@@ -57,6 +57,7 @@ class DecodedEvent:
     payload: WirePayload
     timestamp_us: int
     extra_json: str | None
+    result_json: str | None
 
 
 def event_id(raw: bytes) -> int:
@@ -97,6 +98,8 @@ def decode(
         payload = _DECODER.decode(raw)
     except msgspec.DecodeError:
         payload, extra_json = _decode_slow(raw)
+    except RecursionError:
+        raise PayloadError(NOT_MSGPACK, "nested too deeply") from None
     _check_required(payload)
     _check_ranges(payload)
     ts_us = to_epoch_us(payload.timestamp)
@@ -104,7 +107,7 @@ def decode(
         raise PayloadError(
             BAD_TIMESTAMP, f"timestamp {payload.timestamp.isoformat()} is out of range"
         )
-    return DecodedEvent(payload, ts_us, extra_json)
+    return DecodedEvent(payload, ts_us, extra_json, result_json(payload.result))
 
 
 def _decode_slow(raw: bytes) -> tuple[WirePayload, str | None]:
@@ -121,6 +124,10 @@ def _decode_slow(raw: bytes) -> tuple[WirePayload, str | None]:
     for key in ("event_type", "timestamp"):
         if obj.get(key) is None:
             raise PayloadError(MISSING_KEY, key)
+    if isinstance(obj["event_type"], str):
+        for key in required_keys(obj["event_type"]):
+            if obj.get(key) is None:
+                raise PayloadError(MISSING_KEY, f"{key} (required on {obj['event_type']})")
     known = {k: v for k, v in obj.items() if k in WIRE_KEYS}
     extra = {k: v for k, v in obj.items() if k not in WIRE_KEYS}
     try:
@@ -149,6 +156,8 @@ def _to_json(value: Any) -> str:
         return _JSON_ENCODER.encode(value).decode()
     except (TypeError, ValueError, OverflowError):
         return _JSON_ENCODER.encode(repr(value)).decode()
+    except RecursionError:
+        raise PayloadError(NOT_MSGPACK, "nested too deeply") from None
 
 
 def result_json(value: Any) -> str | None:

@@ -197,9 +197,9 @@ class Lake:
 
     def delete_tree(self, relpath: str) -> None:
         """Remove a directory and everything below it (retention, compaction)."""
-        target = self.path(relpath)
         if not relpath.strip("/"):
             raise StorageError(f"refusing to delete the whole lake {self.root}")
+        target = self.path(relpath)
         shutil.rmtree(target, ignore_errors=True)
 
     def sweep_temporary(self, directory: str) -> int:

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import pytest
+
+from schemas.errors import ConfigError
+from schemas.settings import Settings, mask_url
+
+
+def test_defaults() -> None:
+    s = Settings.resolve({}, {})
+    assert s.redis_url == "redis://localhost:6379"
+    assert s.channels == ("asynctasq:events",)
+    assert s.lake == "./lake"
+    assert s.sources["lake"] == "default"
+
+
+def test_asynctasq_environment_works_unchanged() -> None:
+    env = {"ASYNCTASQ_REDIS_URL": "redis://q:6379/0", "ASYNCTASQ_EVENTS_CHANNEL": "prod:events"}
+    s = Settings.resolve({}, env)
+    assert s.redis_url == "redis://q:6379/0"
+    assert s.channels == ("prod:events",)
+    env["ASYNCTASQ_EVENTS_REDIS_URL"] = "redis://events:6379"
+    assert Settings.resolve({}, env).redis_url == "redis://events:6379"
+    env["TASQLAKE_REDIS_URL"] = "redis://mine:6379"
+    s = Settings.resolve({}, env)
+    assert s.redis_url == "redis://mine:6379"
+    assert s.sources["redis_url"] == "env:TASQLAKE_REDIS_URL"
+
+
+def test_flags_win_over_environment() -> None:
+    s = Settings.resolve(
+        {"lake": "/data/lake", "channels": ["a", "b"], "flush_interval": "0.5"},
+        {"TASQLAKE_LAKE": "/elsewhere"},
+    )
+    assert (s.lake, s.channels, s.flush_interval) == ("/data/lake", ("a", "b"), 0.5)
+    assert s.sources["lake"] == "flag"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"flush_interval": "soon"}, "--flush-interval must be a number of seconds, got 'soon'"),
+        ({"flush_interval": "0"}, "--flush-interval must be greater than 0, got '0'"),
+        ({"max_batch_events": "1.5"}, "--max-batch-events must be a whole number, got '1.5'"),
+        ({"redis_url": "http://x"}, "--redis-url must be a redis://, rediss:// or unix:// URL"),
+        ({"channels": [" "]}, "--channels must name at least one channel"),
+    ],
+)
+def test_bad_values_are_exact_errors(flags: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.resolve(flags, {})
+    assert str(caught.value).startswith(message)
+
+
+def test_secrets_are_masked_everywhere() -> None:
+    url = "redis://alice:s3cr3t-canary@redis.example:6380/2"
+    assert mask_url(url) == "redis://alice:***@redis.example:6380/2"
+    s = Settings.resolve({"redis_url": url}, {})
+    assert "s3cr3t-canary" not in repr(s)
+    assert "s3cr3t-canary" not in s.masked_redis_url
+    with pytest.raises(ConfigError) as caught:
+        Settings.resolve({"redis_url": "http://u:s3cr3t-canary@h"}, {})
+    assert "s3cr3t-canary" not in str(caught.value)
