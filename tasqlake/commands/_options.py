@@ -30,3 +30,11 @@ def add_redis(parser: argparse.ArgumentParser, *, many_channels: bool) -> None:
         help="Pub/Sub channel (env ASYNCTASQ_EVENTS_CHANNEL, default asynctasq:events)"
         + ("; repeat for several" if many_channels else ""),
     )
+
+
+def add_as_of(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--as-of",
+        metavar="INSTANT",
+        help="answer as of this ISO-8601 instant (no zone = UTC); default now",
+    )
