@@ -2,6 +2,7 @@
 
 Filled in this order, first wins: command-line flags > environment (``TASQLAKE_*`` and AsyncTasQ's
 own ``ASYNCTASQ_EVENTS_REDIS_URL`` / ``ASYNCTASQ_EVENTS_CHANNEL`` / ``ASYNCTASQ_REDIS_URL``) >
+a TOML file (``--config FILE`` or ``TASQLAKE_CONFIG``; top-level keys are the field names) >
 defaults. The environment is always passed in (never read from ``os.environ`` here), so tests
 inject their own. :attr:`Settings.sources` says where each value came from.
 """
@@ -9,6 +10,7 @@ inject their own. :attr:`Settings.sources` says where each value came from.
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,6 +104,47 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
 }
 
 
+#: TOML value types accepted per key in a config file (stricter than flags and environment).
+_FILE_TYPES: dict[str, tuple[type, ...]] = {
+    "redis_url": (str,),
+    "channels": (str, list),
+    "lake": (str,),
+    "flush_interval": (int, float),
+    "max_batch_events": (int,),
+    "max_payload_bytes": (int,),
+    "status_interval": (int, float),
+    "wal_dir": (str,),
+    "wal_fsync_interval": (int, float),
+    "ingester_id": (str,),
+    "log_format": (str,),
+}
+_TYPE_NAMES = {str: "a string", list: "a list", int: "an integer", float: "a number"}
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """Keys and values of a TOML settings file, checked against the known settings."""
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    for key, value in data.items():
+        if key not in _PARSERS:
+            known = ", ".join(sorted(_PARSERS))
+            raise ConfigError(f"unknown key {key!r} in config file {path} (known keys: {known})")
+        expected = _FILE_TYPES.get(key, (str,))
+        if isinstance(value, bool) or not isinstance(value, expected):
+            wanted = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in expected)
+            raise ConfigError(
+                f"key {key!r} in config file {path} must be {wanted}, got {type(value).__name__}"
+            )
+    return data
+
+
 def mask_url(url: str) -> str:
     """``url`` with any password (and ACL user's password) replaced by ``***``."""
     parts = urlsplit(url)
@@ -130,18 +173,25 @@ class Settings:
     wal_fsync_interval: float = constants.DEFAULT_WAL_FSYNC_INTERVAL_S
     ingester_id: str | None = None
     log_format: str = "text"
-    #: Where each value came from: "flag", "env:NAME" or "default".
+    config_file: str | None = None
+    #: Where each value came from: "flag", "env:NAME", "file:PATH" or "default".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
     def resolve(
         cls, flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
     ) -> Settings:
-        """Settings from ``flags`` (None values are unset) over ``environ`` over defaults."""
+        """Settings from ``flags`` (None values are unset) over ``environ`` over the config file
+        (flag ``config`` or ``TASQLAKE_CONFIG``) over defaults."""
         flags = flags or {}
         environ = environ or {}
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
+        config_file = flags.get("config") or environ.get("TASQLAKE_CONFIG") or None
+        file_values = read_config_file(config_file) if config_file else {}
+        if config_file:
+            values["config_file"] = config_file
+            sources["config_file"] = "flag" if flags.get("config") else "env:TASQLAKE_CONFIG"
         for name, parse in _PARSERS.items():
             if flags.get(name) is not None:
                 values[name] = parse(f"--{name.replace('_', '-')}", flags[name])
@@ -153,7 +203,13 @@ class Settings:
                     sources[name] = f"env:{var}"
                     break
             else:
-                sources[name] = "default"
+                if name in file_values:
+                    values[name] = parse(
+                        f"key {name!r} in config file {config_file}", file_values[name]
+                    )
+                    sources[name] = f"file:{config_file}"
+                else:
+                    sources[name] = "default"
         return cls(**values, sources=sources)
 
     def replace(self, **changes: Any) -> Settings:

@@ -43,14 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(f"{commands.__name__}.{module_info.name}")
         module.register(subparsers)
+    for sub in subparsers.choices.values():
+        sub.add_argument(
+            "--config", metavar="FILE", help="TOML settings file (env TASQLAKE_CONFIG)"
+        )
     return parser
 
 
 def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
     """The one Settings object of this run: flags over environment over defaults."""
-    flags: dict[str, Any] = {
-        k: v for k, v in vars(args).items() if k in Settings.__dataclass_fields__
-    }
+    fields = Settings.__dataclass_fields__
+    flags: dict[str, Any] = {k: v for k, v in vars(args).items() if k in fields or k == "config"}
     return Settings.resolve(flags=flags, environ=environ)
 
 

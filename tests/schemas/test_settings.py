@@ -61,3 +61,45 @@ def test_secrets_are_masked_everywhere() -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.resolve({"redis_url": "http://u:s3cr3t-canary@h"}, {})
     assert "s3cr3t-canary" not in str(caught.value)
+
+
+def test_config_file_sits_between_environment_and_defaults(tmp_path) -> None:
+    config = tmp_path / "tasqlake.toml"
+    config.write_text('lake = "/from/file"\nflush_interval = 2\nchannels = ["a", "b"]\n')
+    s = Settings.resolve({"config": str(config)}, {"TASQLAKE_FLUSH_INTERVAL": "3"})
+    assert s.lake == "/from/file" and s.sources["lake"] == f"file:{config}"
+    assert s.flush_interval == 3.0 and s.sources["flush_interval"] == "env:TASQLAKE_FLUSH_INTERVAL"
+    assert s.channels == ("a", "b")
+    assert Settings.resolve({}, {"TASQLAKE_CONFIG": str(config)}).lake == "/from/file"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('lak = "x"\n', "unknown key 'lak' in config file {path} (known keys: channels,"),
+        (
+            'flush_interval = "soon"\n',
+            "key 'flush_interval' in config file {path} must be an integer or a number, got str",
+        ),
+        (
+            "max_batch_events = 1.5\n",
+            "key 'max_batch_events' in config file {path} must be an integer, got float",
+        ),
+        (
+            "flush_interval = -1\n",
+            "key 'flush_interval' in config file {path} must be greater than 0",
+        ),
+        ("lake = \n", "config file {path} is not valid TOML"),
+    ],
+)
+def test_config_file_errors_name_the_key_and_the_file(tmp_path, content: str, message: str) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(content)
+    with pytest.raises(ConfigError) as caught:
+        Settings.resolve({"config": str(config)}, {})
+    assert str(caught.value).startswith(message.format(path=config))
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        Settings.resolve({}, {"TASQLAKE_CONFIG": str(tmp_path / "none.toml")})
