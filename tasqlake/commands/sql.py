@@ -13,8 +13,10 @@ import pyarrow as pa
 import queries
 from schemas.errors import ConfigError, QueryError
 from schemas.settings import Settings
+from schemas.storage import Lake
 from tasqlake.commands import _options
 from tasqlake.output import FORMATS, write_result
+from tasqlake.sandbox import check_statements, confine
 from tasqlake.timeparse import parse_instant
 
 
@@ -68,7 +70,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     sql = read_query(args)
     as_of = parse_instant(args.as_of) if args.as_of else None
     started = time.perf_counter()
-    with queries.connect(settings.lake, as_of=as_of) as con:
+    lake = Lake(settings.lake).require_readable()
+    with queries.connect(lake, as_of=as_of) as con:
+        confine(con, str(lake.root))
+        check_statements(con, sql)
         table = execute(con, sql)
     write_result(table, args.format, output=args.output, elapsed=time.perf_counter() - started)
     return 0
