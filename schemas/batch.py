@@ -8,14 +8,16 @@ dicts or row objects) and builds one Arrow table per event hour, ready to be com
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from schemas.decode import DecodedEvent, event_id
+from schemas.redaction import DEFAULT_POLICY, METADATA_KEY, RedactionPolicy
 from schemas.stored import EVENT_SCHEMA, QUARANTINE_SCHEMA
 
 _HOUR_US = 3_600_000_000
@@ -42,14 +44,40 @@ def _unset_to_none(value: object) -> object:
     return None if value is UNSET else value
 
 
+def _text(value: str | UnsetType | None) -> str | None:
+    return None if isinstance(value, UnsetType) else value
+
+
+def _identity(value: str | None) -> str | None:
+    return value
+
+
+def _redactor(policy: RedactionPolicy, name: str) -> Callable[[str | None], str | None]:
+    action = policy.action(name)
+    return _identity if action.kind == "keep" else action.apply
+
+
 class EventColumns:
     """Stored events accumulated column by column."""
 
-    __slots__ = ("_cols", "_hours")
+    __slots__ = (
+        "_cols",
+        "_hours",
+        "_redact_error",
+        "_redact_result",
+        "_redact_traceback",
+        "_schema",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, redaction: RedactionPolicy = DEFAULT_POLICY) -> None:
         self._cols: dict[str, list[object]] = {name: [] for name in EVENT_SCHEMA.names}
         self._hours: list[int] = []
+        self._redact_result = _redactor(redaction, "result")
+        self._redact_error = _redactor(redaction, "error")
+        self._redact_traceback = _redactor(redaction, "traceback")
+        self._schema = EVENT_SCHEMA.with_metadata(
+            {**(EVENT_SCHEMA.metadata or {}), METADATA_KEY: str(redaction).encode()}
+        )
 
     def __len__(self) -> int:
         return len(self._hours)
@@ -69,9 +97,9 @@ class EventColumns:
         c["worker_id"].append(u(p.worker_id))
         c["attempt"].append(u(p.attempt))
         c["duration_ms"].append(u(p.duration_ms))
-        c["result"].append(event.result_json)
-        c["error"].append(u(p.error))
-        c["traceback"].append(u(p.traceback))
+        c["result"].append(self._redact_result(event.result_json))
+        c["error"].append(self._redact_error(_text(p.error)))
+        c["traceback"].append(self._redact_traceback(_text(p.traceback)))
         c["hostname"].append(u(p.hostname))
         c["freq"].append(u(p.freq))
         c["active"].append(u(p.active))
@@ -89,7 +117,7 @@ class EventColumns:
     def to_table(self) -> pa.Table:
         """All accumulated events as one table of :data:`EVENT_SCHEMA`."""
         arrays = [pa.array(self._cols[field.name], type=field.type) for field in EVENT_SCHEMA]
-        return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+        return pa.Table.from_arrays(arrays, schema=self._schema)
 
     def to_partitions(self) -> list[tuple[Partition, pa.Table]]:
         """One table per event-time hour, in partition order."""

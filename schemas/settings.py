@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from schemas import constants
 from schemas.errors import ConfigError
+from schemas.redaction import DEFAULT_POLICY_TEXT, RedactionPolicy
 
 #: Environment variables consulted for each setting, in priority order.
 ENV_VARS: dict[str, tuple[str, ...]] = {
@@ -32,6 +33,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "wal_fsync_interval": ("TASQLAKE_WAL_FSYNC_INTERVAL",),
     "ingester_id": ("TASQLAKE_INGESTER_ID",),
     "log_format": ("TASQLAKE_LOG_FORMAT",),
+    "redact": ("TASQLAKE_REDACT",),
 }
 
 
@@ -89,6 +91,10 @@ def _log_format(name: str, raw: Any) -> str:
     return str(raw)
 
 
+def _redact(name: str, raw: Any) -> str:
+    return str(RedactionPolicy.parse(str(raw), where=name))
+
+
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "redis_url": _redis_url,
     "channels": _channels,
@@ -101,6 +107,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "wal_fsync_interval": _positive_float,
     "ingester_id": _optional_text,
     "log_format": _log_format,
+    "redact": _redact,
 }
 
 
@@ -117,6 +124,7 @@ _FILE_TYPES: dict[str, tuple[type, ...]] = {
     "wal_fsync_interval": (int, float),
     "ingester_id": (str,),
     "log_format": (str,),
+    "redact": (str,),
 }
 _TYPE_NAMES = {str: "a string", list: "a list", int: "an integer", float: "a number"}
 
@@ -173,6 +181,8 @@ class Settings:
     wal_fsync_interval: float = constants.DEFAULT_WAL_FSYNC_INTERVAL_S
     ingester_id: str | None = None
     log_format: str = "text"
+    #: Payload policy for result/error/traceback (see schemas.redaction), normalised text.
+    redact: str = DEFAULT_POLICY_TEXT
     config_file: str | None = None
     #: Where each value came from: "flag", "env:NAME", "file:PATH" or "default".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -216,6 +226,10 @@ class Settings:
         """A copy with ``changes`` applied (marked as coming from flags)."""
         sources = {**self.sources, **dict.fromkeys(changes, "flag")}
         return dataclasses.replace(self, **changes, sources=sources)
+
+    @property
+    def redaction(self) -> RedactionPolicy:
+        return RedactionPolicy.parse(self.redact)
 
     @property
     def masked_redis_url(self) -> str:
