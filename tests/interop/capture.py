@@ -1,0 +1,96 @@
+"""Raw Pub/Sub capture and the msgpack-stream file format.
+
+msgpack-stream framing: each record is a 4-byte big-endian length followed by
+the payload bytes exactly as they were published.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+_LEN = struct.Struct(">I")
+
+
+@dataclass
+class RawCapturer:
+    """Subscribes (in a thread, on its own connection) and keeps every payload."""
+
+    redis_url: str
+    channel: str
+    payloads: list[bytes] = field(default_factory=list)
+    received_at: list[float] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _error: BaseException | None = None
+
+    def start(self, timeout: float = 5.0) -> None:
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name="interop-capturer", daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(timeout):
+            raise RuntimeError(f"capturer did not subscribe: {self._error!r}")
+
+    def _run(self, ready: threading.Event) -> None:
+        client = redis.Redis.from_url(self.redis_url, decode_responses=False)
+        pubsub = client.pubsub()
+        try:
+            pubsub.subscribe(self.channel)
+            while not self._stop.is_set():
+                msg = pubsub.get_message(timeout=0.05)
+                if msg is None:
+                    continue
+                if msg["type"] == "subscribe":
+                    ready.set()
+                elif msg["type"] == "message":
+                    self.payloads.append(bytes(msg["data"]))
+                    self.received_at.append(time.time())
+        except BaseException as exc:  # surfaced by stop()
+            self._error = exc
+            ready.set()
+        finally:
+            pubsub.close()
+            client.close()
+
+    def count(self) -> int:
+        return len(self.payloads)
+
+    def stop(self) -> list[bytes]:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        if self._error is not None:
+            raise RuntimeError("capturer failed") from self._error
+        return list(self.payloads)
+
+
+def write_stream(path: Path, payloads: list[bytes]) -> None:
+    with path.open("wb") as fh:
+        for payload in payloads:
+            fh.write(_LEN.pack(len(payload)))
+            fh.write(payload)
+
+
+def iter_stream(data: bytes) -> Iterator[bytes]:
+    pos = 0
+    while pos < len(data):
+        if pos + 4 > len(data):
+            raise ValueError(f"truncated length prefix at byte {pos}")
+        (size,) = _LEN.unpack_from(data, pos)
+        pos += 4
+        if pos + size > len(data):
+            raise ValueError(f"truncated record at byte {pos}")
+        yield data[pos : pos + size]
+        pos += size
+
+
+def read_stream(path: Path) -> list[bytes]:
+    return list(iter_stream(path.read_bytes()))

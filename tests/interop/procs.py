@@ -1,0 +1,126 @@
+"""Child-process bookkeeping for the interop harness.
+
+Every child is started in its own session (so its whole process group can be
+signalled) and registered here; ``ProcessRegistry.kill_all`` runs from the
+harness's ``finally`` and from ``atexit``, so nothing survives a failed test.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import IO
+
+import redis
+
+
+class ProcessRegistry:
+    """Tracks the children the harness started and kills them on demand."""
+
+    def __init__(self) -> None:
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._logs: list[IO[bytes]] = []
+        atexit.register(self.kill_all)
+
+    def spawn(
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        log_path: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
+        out: IO[bytes] | int = subprocess.DEVNULL
+        if log_path is not None:
+            fh = log_path.open("ab")
+            self._logs.append(fh)
+            out = fh
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._procs.append(proc)
+        return proc
+
+    @staticmethod
+    def signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+        if proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+
+    def stop(self, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
+        """SIGTERM, wait, then SIGKILL the group. Returns the exit code."""
+        self.signal_group(proc, signal.SIGTERM)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.signal_group(proc, signal.SIGKILL)
+            return proc.wait(5)
+
+    def kill_all(self) -> None:
+        for proc in self._procs:
+            if proc.poll() is None:
+                self.signal_group(proc, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)  # stragglers left in the group
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
+        for fh in self._logs:
+            fh.close()
+        self._procs.clear()
+        self._logs.clear()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_private_redis(registry: ProcessRegistry, workdir: Path) -> tuple[str, int]:
+    """Start a throw-away redis-server on a free port; return (url, port)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server not found on PATH")
+    last_error: Exception | None = None
+    for _ in range(5):
+        port = free_port()
+        proc = registry.spawn(
+            [
+                binary,
+                "--port", str(port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(workdir),
+                "--protected-mode", "no",
+            ],
+            cwd=workdir,
+            log_path=workdir / f"redis-{port}.log",
+        )
+        client = redis.Redis(host="127.0.0.1", port=port)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if client.ping():
+                    client.close()
+                    return f"redis://127.0.0.1:{port}/0", port
+            except redis.ConnectionError as exc:
+                last_error = exc
+                time.sleep(0.05)
+        client.close()
+        registry.stop(proc, timeout=2)
+    raise RuntimeError(f"could not start a private redis-server: {last_error}")

@@ -1,0 +1,430 @@
+"""Run the REAL AsyncTasQ 1.7.0 (workers, dispatcher, Redis driver, Redis event emitter)
+through a scenario that exercises every path, and capture the truth.
+
+Usage from a test::
+
+    result = run_scenario(hooks=ScenarioHooks(before_dispatch=start_ingest,
+                                               at_quiescence=compare))
+
+``before_dispatch(env)`` runs after the private Redis and the raw capturer are up and
+before any worker starts or task is dispatched (start ``tasqlake ingest`` there with
+``env.spawn(...)`` and ``env.wait_for_subscribers(2)``). ``at_quiescence(env, result)``
+runs once the system is quiet, while the live workers are still running, with the
+ground truth and the driver's numbers. Everything started (including via ``env.spawn``)
+is killed afterwards, also on failure.
+
+Regenerate the recorded data set (from the repo root)::
+
+    .venv/bin/python -m tests.interop.scenario --out tests/data/real
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from .capture import RawCapturer, write_stream
+from .procs import ProcessRegistry, start_private_redis
+from .truth import (
+    Dispatch,
+    WorkerRun,
+    build_truth,
+    in_flight,
+    read_journal,
+    redis_contents,
+    redis_keys,
+)
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent.parent
+QUEUES = ["emails", "reports", "billing", "crunch", "orphan"]  # orphan: no worker consumes it
+
+
+@dataclass(frozen=True)
+class ScenarioSettings:
+    heartbeat_s: float = 1.0
+    retry_delay_s: int = 1  # fixed strategy; a retried task waits in queue:<q>:delayed
+    max_attempts: int = 3
+    channel: str = "asynctasq:events"
+    delayed_task_interval_s: float = 0.25
+    quiesce_timeout_s: float = 45.0
+
+
+@dataclass
+class ScenarioEnv:
+    redis_url: str
+    port: int
+    channel: str
+    workdir: Path
+    registry: ProcessRegistry
+
+    def spawn(
+        self, argv: list[str], env: dict[str, str] | None = None, log_name: str = "hook"
+    ) -> subprocess.Popen[bytes]:
+        """Start a helper process that the harness will kill at the end."""
+        return self.registry.spawn(
+            argv, env=env, cwd=self.workdir, log_path=self.workdir / f"{log_name}.log"
+        )
+
+    def subscriber_count(self) -> int:
+        with contextlib.closing(redis.Redis.from_url(self.redis_url)) as c:
+            return int(dict(c.pubsub_numsub(self.channel))[self.channel.encode()])
+
+    def wait_for_subscribers(self, n: int, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.subscriber_count() < n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"fewer than {n} subscribers on {self.channel}")
+            time.sleep(0.05)
+
+
+@dataclass
+class ScenarioResult:
+    payloads: list[bytes]
+    truth: dict[str, Any]
+    driver_stats: dict[str, Any]
+    workdir: Path
+
+
+@dataclass
+class ScenarioHooks:
+    before_dispatch: Callable[[ScenarioEnv], None] | None = None
+    at_quiescence: Callable[[ScenarioEnv, ScenarioResult], None] | None = None
+
+
+@dataclass
+class _Run:
+    env: ScenarioEnv
+    settings: ScenarioSettings
+    journal_path: Path
+    dispatches: list[Dispatch] = field(default_factory=list)
+    workers: dict[str, WorkerRun] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def asynctasq_env(self) -> dict[str, str]:
+        s = self.settings
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCTASQ_")}
+        env.update(
+            {
+                "ASYNCTASQ_DRIVER": "redis",
+                "ASYNCTASQ_REDIS_URL": self.env.redis_url,
+                "ASYNCTASQ_REDIS_DELAYED_TASK_INTERVAL": str(s.delayed_task_interval_s),
+                "ASYNCTASQ_EVENTS_ENABLE_ALL": "true",
+                "ASYNCTASQ_EVENTS_ENABLE_EVENT_EMITTER_REDIS": "true",
+                "ASYNCTASQ_EVENTS_CHANNEL": s.channel,
+                "ASYNCTASQ_TASK_DEFAULTS_RETRY_DELAY": str(s.retry_delay_s),
+                "ASYNCTASQ_TASK_DEFAULTS_RETRY_STRATEGY": "fixed",
+                "ASYNCTASQ_TASK_DEFAULTS_MAX_ATTEMPTS": str(s.max_attempts),
+                "TASQLAKE_INTEROP_JOURNAL": str(self.journal_path),
+                "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "tests")]),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def journal(self) -> list[dict[str, Any]]:
+        return read_journal(self.journal_path)
+
+    def start_worker(self, role: str, queues: list[str], concurrency: int) -> WorkerRun:
+        w = WorkerRun(role, f"worker-{uuid.uuid4().hex[:8]}", queues, concurrency)
+        argv = [
+            sys.executable, str(HERE / "worker_main.py"),
+            "--queues", ",".join(queues),
+            "--concurrency", str(concurrency),
+            "--worker-id", w.worker_id,
+            "--heartbeat", str(self.settings.heartbeat_s),
+        ]
+        w.spawned_at = time.time()
+        proc = self.env.registry.spawn(
+            argv, env=self.asynctasq_env(), cwd=self.env.workdir,
+            log_path=self.env.workdir / f"worker-{role}.log",
+        )
+        w.pid = proc.pid
+        self.workers[role], self.procs[role] = w, proc
+        return w
+
+    async def wait_started(self, roles: list[str], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            started = {
+                r["worker_id"]: r["t"] for r in self.journal() if r["kind"] == "worker_start"
+            }
+            for role in roles:
+                w = self.workers[role]
+                w.started_at = started.get(w.worker_id)
+                if self.procs[role].poll() is not None:
+                    raise RuntimeError(f"worker {role} died at start; see {self.env.workdir}")
+            if all(self.workers[r].started_at for r in roles):
+                await asyncio.sleep(0.3)  # worker_online is emitted right after
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"workers {roles} did not start")
+            await asyncio.sleep(0.05)
+
+    def signal_worker(self, role: str, sig: signal.Signals) -> None:
+        w = self.workers[role]
+        w.in_flight_at_signal = in_flight(self.journal(), w.worker_id)
+        w.stop_signal, w.signal_at = sig.name, time.time()
+        ProcessRegistry.signal_group(self.procs[role], sig)
+        if sig is signal.SIGKILL:
+            self.procs[role].wait(5)
+            w.exited_at = time.time()
+
+
+@contextlib.contextmanager
+def _client_config(settings: ScenarioSettings, redis_url: str) -> Iterator[Any]:
+    """Configure AsyncTasQ's process-global state for dispatching; restore it after."""
+    from asynctasq.config import Config
+    from asynctasq.core.dispatcher import Dispatcher
+    from asynctasq.drivers.redis_driver import RedisDriver
+    from asynctasq.monitoring import EventRegistry, RedisEventEmitter
+
+    saved = (Config._instance, set(EventRegistry._emitters), EventRegistry._disabled)
+    try:
+        Config.set(
+            driver="redis",
+            redis={"url": redis_url},
+            events={
+                "enable_all": True,
+                "enable_event_emitter_redis": True,
+                "channel": settings.channel,
+            },
+            task_defaults={
+                "max_attempts": settings.max_attempts,
+                "retry_delay": settings.retry_delay_s,
+                "retry_strategy": "fixed",
+            },
+        )
+        EventRegistry._emitters = {RedisEventEmitter(redis_url, settings.channel)}
+        EventRegistry._disabled = False
+        yield Dispatcher(RedisDriver(url=redis_url))
+    finally:
+        Config._instance, EventRegistry._emitters, EventRegistry._disabled = saved
+
+
+async def _dispatch(
+    run: _Run, dispatcher: Any, cls_name: str, queue: str, n: int, *,
+    sleep_s: float = 0.02, fail_times: int = 0, delay_s: int = 0,
+    max_attempts: int | None = None,
+) -> None:
+    from . import tasks_app
+
+    cls = getattr(tasks_app, cls_name)
+    for _ in range(n):
+        task = cls(sleep_s=sleep_s, fail_times=fail_times).on_queue(queue)
+        if max_attempts is not None:
+            task = task.max_attempts(max_attempts)
+        task_id = await dispatcher.dispatch(task, delay=delay_s or None)
+        run.dispatches.append(
+            Dispatch(task_id, cls_name, queue, delay_s, int(task.config["max_attempts"]),
+                     fail_times, sleep_s, time.time())
+        )
+
+
+def _quiet(run: _Run, client: redis.Redis) -> bool:
+    """Live workers' queues drained (main, delayed, processing) and nobody mid-task."""
+    live = [w for w in run.workers.values() if w.stop_signal is None]
+    killed = {w.worker_id for w in run.workers.values() if w.stop_signal == "SIGKILL"}
+    live_queues = {q for w in live for q in w.queues}
+    for q in live_queues:
+        if client.llen(f"queue:{q}") or client.zcard(f"queue:{q}:delayed"):
+            return False
+        if client.llen(f"queue:{q}:processing") and not any(
+            w.stop_signal == "SIGKILL" and q in w.queues for w in run.workers.values()
+        ):
+            return False
+    draining = [p for r, p in run.procs.items() if run.workers[r].stop_signal == "SIGTERM"]
+    if any(p.poll() is None for p in draining):
+        return False
+    journal = run.journal()
+    return not any(
+        in_flight(journal, w.worker_id) for w in run.workers.values() if w.worker_id not in killed
+    )
+
+
+async def _scenario(run: _Run, dispatcher: Any) -> None:
+    """The timeline. Queue sets: steady=emails,billing c4; graceful=reports c2;
+    doomed=crunch c3 (SIGKILL); late=reports,emails c2 (started later)."""
+    d = dispatcher
+    run.start_worker("steady", ["emails", "billing"], 4)
+    run.start_worker("graceful", ["reports"], 2)
+    run.start_worker("doomed", ["crunch"], 3)
+    await run.wait_started(["steady", "graceful", "doomed"])
+    t0 = time.monotonic()
+
+    async def at(offset: float) -> None:
+        await asyncio.sleep(max(0.0, t0 + offset - time.monotonic()))
+
+    await _dispatch(run, d, "CrunchNumbersTask", "crunch", 5, sleep_s=60.0)  # 3 run, 2 wait
+    await _dispatch(run, d, "BuildReportTask", "reports", 8, sleep_s=2.5)
+    await _dispatch(run, d, "SendEmailTask", "emails", 12, sleep_s=0.02)
+    await _dispatch(run, d, "SendEmailTask", "emails", 3, sleep_s=0.3)
+    await _dispatch(run, d, "ChargeCardTask", "billing", 3, sleep_s=0.05, fail_times=1)
+    await _dispatch(run, d, "ChargeCardTask", "billing", 2, sleep_s=0.05, fail_times=2)
+    await _dispatch(run, d, "ChargeCardTask", "billing", 1, sleep_s=0.05, fail_times=2,
+                    max_attempts=2)  # fails for good on attempt 2
+    await _dispatch(run, d, "SyncLedgerTask", "billing", 3, sleep_s=0.05, fail_times=99)
+    await _dispatch(run, d, "SyncLedgerTask", "billing", 1, sleep_s=0.05, fail_times=99,
+                    max_attempts=1)  # no retry at all
+    await _dispatch(run, d, "SendEmailTask", "orphan", 4)
+    await _dispatch(run, d, "SendEmailTask", "orphan", 2, delay_s=3)  # stays in the zset
+    await at(1.0)
+    await _dispatch(run, d, "SendEmailTask", "emails", 3, delay_s=2)
+    await _dispatch(run, d, "BuildReportTask", "reports", 1, sleep_s=1.0, delay_s=2)
+    await at(4.0)
+    run.signal_worker("doomed", signal.SIGKILL)
+    await at(6.0)
+    run.signal_worker("graceful", signal.SIGTERM)
+    await at(8.0)
+    run.start_worker("late", ["reports", "emails"], 2)
+    await run.wait_started(["late"])
+    await _dispatch(run, d, "SendEmailTask", "emails", 10, sleep_s=0.02)
+    await _dispatch(run, d, "BuildReportTask", "emails", 2, sleep_s=1.5)
+    await _dispatch(run, d, "ChargeCardTask", "billing", 2, sleep_s=0.05, fail_times=1)
+
+
+async def _read_driver(redis_url: str) -> dict[str, Any]:
+    from asynctasq.drivers.redis_driver import RedisDriver
+    from asynctasq.monitoring import MonitoringService
+
+    driver = RedisDriver(url=redis_url)
+    try:
+        mon = MonitoringService(driver)
+        per_queue = {q: asdict(await mon.get_queue_stats(q)) for q in QUEUES}
+        all_stats = [asdict(s) for s in await mon.get_all_queue_stats()]
+        global_stats = await mon.get_global_stats()
+        workers = [
+            asdict(w) | {"last_heartbeat": str(w.last_heartbeat)}
+            for w in await mon.get_worker_stats()
+        ]
+    finally:
+        await driver.disconnect()
+    return {
+        "get_queue_stats": per_queue,
+        "get_all_queue_stats": all_stats,
+        "get_global_stats": global_stats,
+        "get_worker_stats": workers,
+    }
+
+
+async def _run_async(run: _Run, capturer: RawCapturer) -> ScenarioResult:
+    s = run.settings
+    client = redis.Redis.from_url(run.env.redis_url)
+    try:
+        with _client_config(s, run.env.redis_url) as dispatcher:
+            started = time.time()
+            await _scenario(run, dispatcher)
+            deadline = time.monotonic() + s.quiesce_timeout_s
+            while not _quiet(run, client):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"scenario never went quiet; logs in {run.env.workdir}")
+                await asyncio.sleep(0.1)
+            for role, proc in run.procs.items():  # the SIGTERMed worker has exited by now
+                w = run.workers[role]
+                if w.stop_signal == "SIGTERM":
+                    w.exited_at = next(
+                        (r["t"] for r in run.journal()
+                         if r["kind"] == "worker_exit" and r["worker_id"] == w.worker_id),
+                        None,
+                    )
+                    w.exit_code = proc.returncode
+            await asyncio.sleep(2 * s.heartbeat_s + 0.3)  # let heartbeats report the idle state
+            await dispatcher.driver.disconnect()
+            snapshot_at = time.time()
+            driver_stats = await _read_driver(run.env.redis_url)
+            driver_stats["redis_contents"] = redis_contents(client, QUEUES)
+            driver_stats["redis_keys"] = redis_keys(client)
+            await asyncio.sleep(0.2)
+            payloads = list(capturer.payloads)
+        settings = asdict(s) | {"started_at": started, "asynctasq": _asynctasq_version()}
+        truth = build_truth(run.dispatches, list(run.workers.values()), run.journal(), QUEUES,
+                            snapshot_at, settings)
+        return ScenarioResult(payloads, truth, driver_stats, run.env.workdir)
+    finally:
+        client.close()
+
+
+def _asynctasq_version() -> str:
+    from importlib.metadata import version
+
+    return version("asynctasq")
+
+
+def run_scenario(
+    hooks: ScenarioHooks | None = None,
+    settings: ScenarioSettings | None = None,
+    workdir: Path | None = None,
+) -> ScenarioResult:
+    """Run the whole scenario; always tears every process down before returning.
+
+    Worker/redis logs go to ``workdir`` (a temp dir, removed on success, if not given).
+    """
+    hooks = hooks or ScenarioHooks()
+    settings = settings or ScenarioSettings()
+    own_tmp = workdir is None
+    wd = Path(tempfile.mkdtemp(prefix="tasqlake-interop-")) if own_tmp else workdir
+    assert wd is not None
+    registry = ProcessRegistry()
+    capturer: RawCapturer | None = None
+    try:
+        url, port = start_private_redis(registry, wd)
+        env = ScenarioEnv(url, port, settings.channel, wd, registry)
+        capturer = RawCapturer(url, settings.channel)
+        capturer.start()
+        if hooks.before_dispatch:
+            hooks.before_dispatch(env)
+        run = _Run(env, settings, wd / "journal.jsonl")
+        result = asyncio.run(_run_async(run, capturer))
+        result.payloads = capturer.stop()[: len(result.payloads)]
+        capturer = None
+        if hooks.at_quiescence:
+            hooks.at_quiescence(env, result)
+        for proc in run.procs.values():  # graceful end for the live workers
+            if proc.poll() is None:
+                registry.stop(proc, timeout=10)
+        registry.kill_all()
+        if own_tmp:  # keep the logs only when something failed
+            shutil.rmtree(wd, ignore_errors=True)
+        return result
+    finally:
+        if capturer is not None:
+            with contextlib.suppress(Exception):
+                capturer.stop()
+        registry.kill_all()
+
+
+def save(result: ScenarioResult, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    write_stream(out / "stream.msgpack", result.payloads)
+    (out / "driver_stats.json").write_text(json.dumps(result.driver_stats, indent=1) + "\n")
+    (out / "truth.json").write_text(json.dumps(result.truth, indent=1) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    result = run_scenario()
+    save(result, args.out)
+    print(f"{len(result.payloads)} events -> {args.out}")
+    print(json.dumps(result.driver_stats["get_global_stats"]))
+
+
+if __name__ == "__main__":
+    main()
