@@ -181,6 +181,8 @@ class Settings:
     wal_fsync_interval: float = constants.DEFAULT_WAL_FSYNC_INTERVAL_S
     ingester_id: str | None = None
     log_format: str = "text"
+    health_check_interval: float = constants.DEFAULT_HEALTH_CHECK_INTERVAL_S
+    reconnect_max_delay: float = constants.DEFAULT_RECONNECT_MAX_DELAY_S
     #: Payload policy for result/error/traceback (see schemas.redaction), normalised text.
     redact: str = DEFAULT_POLICY_TEXT
     config_file: str | None = None

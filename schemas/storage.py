@@ -38,7 +38,8 @@ PARQUET_OPTIONS: dict[str, object] = {
 }
 
 
-def _describe(error: OSError) -> str:
+def describe_os_error(error: OSError) -> str:
+    """A short, actionable wording of an OS error met while writing the lake or the WAL."""
     if error.errno == errno.ENOSPC:
         return "no space left on device: free space or move the lake"
     if error.errno in (errno.EACCES, errno.EPERM):
@@ -46,6 +47,9 @@ def _describe(error: OSError) -> str:
     if error.errno == errno.EROFS:
         return "read-only file system: mount the lake read-write"
     return error.strerror or str(error)
+
+
+_describe = describe_os_error
 
 
 class Lake:

@@ -1,0 +1,192 @@
+"""From the write-ahead log to the lake: batch, build, commit, checkpoint, retire.
+
+The processor reads WAL records in order, feeds their payloads to a :class:`BatchBuilder`, and
+commits a batch when it holds ``max_batch_events`` events or its first record is
+``flush_interval`` seconds old. Per batch ``[start, end)`` it writes the intent, commits the
+files (named after ``start``), moves the checkpoint to ``end`` and deletes the segments that
+are wholly committed. :meth:`Processor.recover` does the same for whatever a previous run left in
+the WAL, replaying an interrupted batch with exactly its original bounds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+from ingest import committer
+from ingest.columnar import BatchBuilder
+from ingest.counters import Counters
+from ingest.gaps import Gap, GapColumns
+from ingest.wal_format import GAP, MESSAGES, Record, segment_name
+from ingest.wal_reader import WalReader, list_segments
+from ingest.wal_state import Intent, WalState
+from schemas.errors import StorageError
+from schemas.storage import Lake
+
+log = logging.getLogger(__name__)
+
+_FRAME = msgspec.msgpack.Decoder(list[tuple[str, list[bytes]]])
+_IDLE_SLEEP_S = 0.01
+
+
+@dataclass(frozen=True)
+class ProcessorConfig:
+    lake: str
+    wal_dir: str
+    ingester_id: str
+    flush_interval: float
+    max_batch_events: int
+    max_payload_bytes: int
+
+
+class Processor:
+    """Turns WAL records into committed lake files, in order, exactly once."""
+
+    def __init__(self, config: ProcessorConfig, counters: Counters) -> None:
+        self.config = config
+        self.counters = counters
+        self.lake = Lake(config.lake)
+        self.wal_dir = Path(config.wal_dir)
+        self.state = WalState(self.wal_dir)
+        committed = self.state.committed()
+        if committed is None:
+            raise StorageError(f"write-ahead log {self.wal_dir} has no checkpoint")
+        self.committed = committed
+        self.reader = WalReader(self.wal_dir, committed)
+        self.events = BatchBuilder(config.ingester_id, config.max_payload_bytes)
+        self.gaps = GapColumns(config.ingester_id)
+        self._batch_end = committed
+        self._batch_opened: float | None = None
+        self.last_received_us: int | None = None
+
+    @staticmethod
+    def wal_path(config: ProcessorConfig) -> Path:
+        return Path(config.wal_dir)
+
+    # --- running ---------------------------------------------------------------------------
+    def recover(self) -> int:
+        """Commit everything a previous run left in the WAL; returns the events recovered.
+
+        Call before the receiver starts writing. Afterwards every segment is retired.
+        """
+        swept = sum(
+            self.lake.sweep_temporary(d)
+            for d in (committer.EVENTS, committer.QUARANTINE, committer.GAPS)
+        )
+        if swept:
+            log.info("removed %d temporary files of interrupted commits", swept)
+        before = self.counters.get("stored") + self.counters.get("quarantined")
+        intent = self.state.intent()
+        if intent is not None and intent.start == self.committed and intent.end > intent.start:
+            log.info("replaying interrupted batch [%d, %d) of the WAL", intent.start, intent.end)
+            self._process_available(stop_at=intent.end)
+            self.commit()
+        self._process_available()
+        self.commit()
+        self.retire(everything=True)
+        self.reader.close()
+        self.reader = WalReader(self.wal_dir, self.committed)
+        recovered = self.counters.get("stored") + self.counters.get("quarantined") - before
+        if recovered:
+            log.info("recovered %d events from the write-ahead log", recovered)
+        self.counters.add("recovered", recovered)
+        return recovered
+
+    def run(self, stopping: Callable[[], bool], alive: Callable[[], bool] = lambda: True) -> None:
+        """Tail the WAL until ``stopping()`` and everything written is committed."""
+        while alive():
+            final = stopping()  # read before draining: nothing is written after it turns true
+            progressed = self._process_available()
+            if self._due():
+                self.commit()
+            if final and not progressed:
+                self.commit()
+                self.retire(everything=True)
+                return
+            if not progressed:
+                time.sleep(_IDLE_SLEEP_S)
+        log.error("the ingest service is gone: processor stops without committing")
+
+    # --- batching --------------------------------------------------------------------------
+    def _process_available(self, stop_at: int | None = None) -> bool:
+        progressed = False
+        for record in self.reader.read_available():
+            progressed = True
+            self._take(record)
+            if stop_at is not None and record.end >= stop_at:
+                return True
+            if len(self.events) >= self.config.max_batch_events:
+                self.commit()
+        return progressed
+
+    def _take(self, record: Record) -> None:
+        if self._batch_opened is None:
+            self._batch_opened = time.monotonic()
+        if record.kind == MESSAGES:
+            try:
+                frame = _FRAME.decode(record.body)
+            except msgspec.DecodeError as error:
+                log.error("WAL record at %d is unreadable, skipped: %s", record.offset, error)
+                frame = []
+            for channel, payloads in frame:
+                self.events.add(payloads, record.received_us, channel)
+            self.last_received_us = record.received_us
+        elif record.kind == GAP:
+            self.gaps.append(Gap.decode(record.body))
+        self._batch_end = record.end
+
+    def _due(self) -> bool:
+        return (
+            self._batch_opened is not None
+            and time.monotonic() - self._batch_opened >= self.config.flush_interval
+        )
+
+    # --- committing ------------------------------------------------------------------------
+    def commit(self) -> None:
+        """Commit the open batch (if any) and advance the checkpoint."""
+        start, end = self.committed, self._batch_end
+        if end == start:
+            return
+        built = self.events.build()
+        gap_parts = self.gaps.to_partitions()
+        self.state.set_intent(Intent(start, end))
+        name = self.config.ingester_id
+        results = [
+            committer.commit_tables(self.lake, committer.EVENTS, built.events, name, start),
+            committer.commit_tables(self.lake, committer.QUARANTINE, built.quarantine, name, start),
+            committer.commit_tables(self.lake, committer.GAPS, gap_parts, name, start),
+        ]
+        self.state.set_committed(end)
+        self.committed = end
+        self._batch_opened = None
+        self.counters.add("stored", built.stored)
+        self.counters.add("quarantined", built.quarantined)
+        self.counters.add("gaps", sum(t.num_rows for _, t in gap_parts))
+        self.counters.add("files", sum(r.files for r in results))
+        self.counters.add("lake_bytes", sum(r.bytes for r in results))
+        self.retire()
+
+    def retire(self, everything: bool = False) -> None:
+        """Delete segments whose records are all committed (the newest one only if asked)."""
+        segments = list_segments(self.wal_dir)
+        for index, current in enumerate(segments):
+            following = segments[index + 1] if index + 1 < len(segments) else None
+            if following is None:
+                if everything and self.reader.offset <= self.committed:
+                    self._delete_segment(current)
+                break
+            if following <= self.committed:
+                self._delete_segment(current)
+
+    def _delete_segment(self, start: int) -> None:
+        if self.reader is not None and start <= self.reader.offset:
+            self.reader.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.wal_dir / segment_name(start))

@@ -1,0 +1,155 @@
+"""Running the processor beside the receiver: in a thread, or in its own process.
+
+In its own process (the default for the service) the processor has its own interpreter and GIL,
+so decoding and Arrow building never take CPU time from the thread reading the socket; the two
+share nothing but the WAL directory and a few counters in shared memory. The thread variant is
+for embedding and tests. Both first recover the WAL, then tail it until told to finish.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+from multiprocessing.synchronize import Event as ProcessEvent
+from typing import Protocol
+
+from ingest.counters import Counters
+from ingest.processor import Processor, ProcessorConfig
+from ingest.wal_state import WalState
+from schemas.errors import StorageError, TasqlakeError
+
+log = logging.getLogger(__name__)
+
+_LOCK_WAIT_S = 15.0  # an orphaned processor of a killed run notices within ~0.1 s
+
+
+class ProcessorRunner(Protocol):
+    def start(self) -> None: ...
+    def wait_recovered(self) -> None: ...
+    def finish(self) -> None: ...
+    def alive(self) -> bool: ...
+
+
+def _serve(
+    config: ProcessorConfig,
+    counters: Counters,
+    recovered: threading.Event | ProcessEvent,
+    finishing: threading.Event | ProcessEvent,
+    parent_pid: int | None,
+) -> None:
+    state = WalState(Processor.wal_path(config))
+    lock = state.lock("PROCESSOR.LOCK", wait_s=_LOCK_WAIT_S)
+    try:
+        processor = Processor(config, counters)
+        processor.recover()
+        recovered.set()
+
+        def alive() -> bool:
+            return parent_pid is None or os.getppid() == parent_pid
+
+        processor.run(stopping=finishing.is_set, alive=alive)
+    finally:
+        os.close(lock)
+
+
+class ThreadRunner:
+    """The processor in a thread of this process."""
+
+    def __init__(self, config: ProcessorConfig, counters: Counters) -> None:
+        self._args = (config, counters)
+        self._recovered = threading.Event()
+        self._finishing = threading.Event()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="tasqlake-processor", daemon=True)
+
+    def _main(self) -> None:
+        try:
+            _serve(*self._args, self._recovered, self._finishing, None)
+        except BaseException as error:
+            self.error = error
+            self._recovered.set()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wait_recovered(self) -> None:
+        self._recovered.wait()
+        if self.error is not None:
+            raise self.error
+
+    def finish(self) -> None:
+        self._finishing.set()
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+
+def _process_main(
+    config: ProcessorConfig,
+    counters: Counters,
+    recovered: ProcessEvent,
+    finishing: ProcessEvent,
+    parent_pid: int,
+    log_level: int,
+) -> None:
+    # The service decides when to stop: a terminal's Ctrl-C or a group SIGTERM must not cut
+    # the processor short while it drains.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        _serve(config, counters, recovered, finishing, parent_pid)
+    except TasqlakeError as error:
+        log.error("processor stopped: %s", error)
+        raise SystemExit(error.exit_code) from None
+
+
+class ProcessRunner:
+    """The processor in a child process (spawned, so it shares no state by accident)."""
+
+    def __init__(self, config: ProcessorConfig, counters: Counters) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._recovered = context.Event()
+        self._finishing = context.Event()
+        self._process = context.Process(
+            target=_process_main,
+            args=(
+                config,
+                counters,
+                self._recovered,
+                self._finishing,
+                os.getpid(),
+                logging.getLogger().getEffectiveLevel(),
+            ),
+            name="tasqlake-processor",
+            daemon=False,
+        )
+
+    def start(self) -> None:
+        self._process.start()
+
+    def wait_recovered(self) -> None:
+        while not self._recovered.wait(0.1):
+            if not self._process.is_alive():
+                raise StorageError(
+                    f"the ingest processor exited with status {self._process.exitcode} while "
+                    "recovering the write-ahead log: see the log above"
+                )
+
+    def finish(self) -> None:
+        self._finishing.set()
+        self._process.join()
+        if self._process.exitcode:
+            raise StorageError(
+                f"the ingest processor exited with status {self._process.exitcode}: the "
+                "write-ahead log keeps what was not committed; restart to recover it"
+            )
+
+    def alive(self) -> bool:
+        return self._process.is_alive()

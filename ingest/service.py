@@ -1,0 +1,172 @@
+"""The ingest service: WAL recovery, then receiver + processor until asked to stop.
+
+Start-up order: take the WAL directory's lock, settle the ingester id, let the processor recover
+whatever a previous run left in the WAL, then subscribe. Stop (:meth:`IngestService.stop`, or
+SIGTERM/SIGINT via :func:`run_ingest`): unsubscribe, keep what Redis had already sent, close the
+WAL, let the processor commit everything and retire the segments, exit 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from ingest.counters import Counters, StatusLine
+from ingest.processor import ProcessorConfig
+from ingest.processor_runner import ProcessorRunner, ProcessRunner, ThreadRunner
+from ingest.receiver import Receiver, ReceiverConfig, now_us
+from ingest.wal_state import WalState
+from ingest.wal_writer import WalSyncer, WalWriter
+from schemas import constants
+from schemas.errors import TasqlakeError
+from schemas.settings import Settings
+from schemas.storage import Lake
+
+log = logging.getLogger(__name__)
+
+
+def wal_directory(settings: Settings, lake: Lake) -> Path:
+    return (
+        Path(settings.wal_dir).expanduser().absolute()
+        if settings.wal_dir
+        else lake.path(constants.WAL_DIR)
+    )
+
+
+class IngestService:
+    """One ingester. ``run()`` blocks until ``stop()`` (from any thread or a signal handler)."""
+
+    def __init__(self, settings: Settings, processor_in_process: bool = True) -> None:
+        self.settings = settings
+        self.counters = Counters()
+        self.ingester_id = ""
+        self.ready = threading.Event()  # set once subscribed for the first time
+        self._stop = threading.Event()
+        self._processor_in_process = processor_in_process
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> int:
+        started_us = now_us()
+        lake = Lake(self.settings.lake).ensure()
+        wal_dir = wal_directory(self.settings, lake)
+        state = WalState(wal_dir).ensure()
+        lock = state.lock()
+        try:
+            self.ingester_id = state.ingester_id(self.settings.ingester_id)
+            if state.committed() is None:
+                state.set_committed(time.time_ns())  # offsets never repeat across WAL dirs
+            return self._run(lake, wal_dir, state, started_us)
+        finally:
+            os.close(lock)
+
+    def _run(self, lake: Lake, wal_dir: Path, state: WalState, started_us: int) -> int:
+        s = self.settings
+        config = ProcessorConfig(
+            str(lake.root),
+            str(wal_dir),
+            self.ingester_id,
+            s.flush_interval,
+            s.max_batch_events,
+            s.max_payload_bytes,
+        )
+        runner: ProcessorRunner = (
+            ProcessRunner(config, self.counters)
+            if self._processor_in_process
+            else ThreadRunner(config, self.counters)
+        )
+        runner.start()
+        try:
+            runner.wait_recovered()
+        except BaseException:
+            runner.finish()
+            raise
+        committed = state.committed()
+        assert committed is not None
+        writer = WalWriter(wal_dir, committed)
+        syncer = WalSyncer(writer, s.wal_fsync_interval).start()
+        receiver = Receiver(
+            ReceiverConfig(
+                s.redis_url,
+                s.channels,
+                s.health_check_interval,
+                reconnect_max_delay=s.reconnect_max_delay,
+            ),
+            writer,
+            self.counters,
+            state.last_subscribed_us() or started_us,
+        )
+        try:
+            receiver.connect_first()
+        except BaseException:
+            self._shut_down(writer, syncer, runner, state, receiver)
+            raise
+        thread = threading.Thread(target=receiver.run, name="tasqlake-receiver", daemon=True)
+        thread.start()
+        log.info("ingester %s started: lake %s, WAL %s", self.ingester_id, lake.root, wal_dir)
+        self._supervise(receiver, runner, state, thread)
+        receiver.stop()
+        thread.join()
+        self._shut_down(writer, syncer, runner, state, receiver)
+        log.info("ingester %s stopped: %s", self.ingester_id, StatusLine(self.counters).render())
+        if receiver.error is not None:
+            raise receiver.error
+        return 0
+
+    def _supervise(
+        self, receiver: Receiver, runner: ProcessorRunner, state: WalState, thread: threading.Thread
+    ) -> None:
+        status = StatusLine(self.counters)
+        next_status = time.monotonic() + self.settings.status_interval
+        while not self._stop.wait(0.05):
+            if receiver.subscribed.is_set():
+                self.ready.set()
+            if not thread.is_alive():
+                break
+            if not runner.alive():
+                log.error("the ingest processor stopped unexpectedly: stopping the service")
+                break
+            if time.monotonic() >= next_status:
+                next_status += self.settings.status_interval
+                log.info("%s", status.render())
+                if receiver.subscribed.is_set():
+                    state.set_last_subscribed_us(receiver.last_subscribed_us)
+
+    def _shut_down(
+        self,
+        writer: WalWriter,
+        syncer: WalSyncer,
+        runner: ProcessorRunner,
+        state: WalState,
+        receiver: Receiver,
+    ) -> None:
+        syncer.stop()
+        writer.close()
+        try:
+            state.set_last_subscribed_us(receiver.last_subscribed_us)
+        finally:
+            runner.finish()
+
+
+def run_ingest(settings: Settings) -> int:
+    """Run the service in the foreground until SIGTERM or SIGINT; returns the exit status."""
+    service = IngestService(settings)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        service.stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return service.run()
+    except TasqlakeError:
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
