@@ -1,0 +1,79 @@
+"""``connect(lake)``: a DuckDB connection with every view and macro of ``queries/`` defined."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import duckdb
+
+from queries.loader import create_all, load
+from schemas.errors import QueryError
+from schemas.storage import Lake
+
+#: DuckDB session variable holding the events glob of the lake (read by ``stored_events``).
+EVENTS_GLOB_VARIABLE = "tasqlake_events_glob"
+#: DuckDB session variable holding the instant every view answers for (see ``as_of.sql``).
+AS_OF_VARIABLE = "as_of"
+
+AsOf = datetime | str | None
+
+
+def as_lake(lake: Lake | str | os.PathLike[str]) -> Lake:
+    return lake if isinstance(lake, Lake) else Lake(lake)
+
+
+def normalise_as_of(as_of: AsOf) -> datetime | None:
+    """``as_of`` as an aware UTC datetime (naive or zone-less ISO text is taken as UTC)."""
+    if as_of is None:
+        return None
+    if isinstance(as_of, str):
+        try:
+            as_of = datetime.fromisoformat(as_of.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise QueryError(
+                f"as_of {as_of!r} is not an ISO-8601 instant (e.g. 2026-11-29T12:00:00Z)"
+            ) from None
+    if as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=UTC)
+    return as_of.astimezone(UTC)
+
+
+def set_as_of(con: duckdb.DuckDBPyConnection, as_of: AsOf) -> None:
+    """Make every view of ``con`` answer as of ``as_of`` (``None``: now)."""
+    moment = normalise_as_of(as_of)
+    if moment is None:
+        con.execute(f"RESET VARIABLE {AS_OF_VARIABLE}")
+    else:
+        con.execute(
+            f"SET VARIABLE {AS_OF_VARIABLE} = CAST($1 AS TIMESTAMPTZ)", [moment.isoformat()]
+        )
+
+
+def connect(
+    lake: Lake | str | os.PathLike[str],
+    *,
+    as_of: AsOf = None,
+    read_only: bool = True,
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection over ``lake`` with every view and macro defined.
+
+    ``as_of`` (aware datetime, naive = UTC, or ISO-8601 text) sets the DuckDB variable ``as_of``
+    so that every view answers for that instant; change it later with
+    ``SET VARIABLE as_of = TIMESTAMPTZ '…'`` or :func:`set_as_of`. With ``read_only`` (the
+    default) the lake must already exist; otherwise its directory is created. Views read the
+    lake's files at each query, so files committed after connecting are seen by later queries.
+    """
+    target = as_lake(lake)
+    target = target.require_readable() if read_only else target.ensure()
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
+        con.execute(f"SET VARIABLE {EVENTS_GLOB_VARIABLE} = $1", [target.events_glob])
+        set_as_of(con, as_of)
+        create_all(con, load())
+    except BaseException:
+        con.close()
+        raise
+    return con

@@ -1,0 +1,192 @@
+"""Load ``queries/*.sql`` (aiosql-like): one view or macro per file, documented by its header.
+
+Each file opens with a comment block::
+
+    -- queue_stats: what the view means, on one line (more lines may follow).
+    -- Grain: one row per queue.
+    -- Columns:
+    --   depth       tasks pending
+
+followed by exactly one ``CREATE OR REPLACE VIEW|MACRO <name>`` statement whose name is the
+file's stem. The loader parses the headers (they become the catalogue), orders the files so that
+each is created after the objects it mentions, and creates them in a DuckDB connection; a
+failure raises :class:`~schemas.errors.QueryError` naming ``file:line`` and DuckDB's message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+from schemas.errors import QueryError
+
+SQL_DIR = Path(__file__).resolve().parent
+
+_CREATE = re.compile(
+    r"^\s*CREATE\s+OR\s+REPLACE\s+(?P<kind>VIEW|MACRO)\s+(?P<name>\w+)", re.I | re.M
+)
+_COLUMN = re.compile(r"^ {2,3}(?P<name>\w+)\s+(?P<doc>\S.*)$")
+_CONTINUATION = re.compile(r"^\s{4,}\S")
+_DUCKDB_LINE = re.compile(r"LINE (\d+):")
+_STRING_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|--[^\n]*")
+_WORD = re.compile(r"\b[a-z_][a-z0-9_]*\b", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class SqlObject:
+    """One ``.sql`` file: a view or a macro, with the documentation of its header."""
+
+    name: str
+    kind: str  # "view" | "macro"
+    description: str
+    grain: str
+    column_docs: dict[str, str]
+    sql: str
+    path: Path
+    statement_line: int  # 1-based line of the CREATE statement in the file
+    depends_on: tuple[str, ...] = field(default=())
+
+    @property
+    def location(self) -> str:
+        return f"{self.path.name}:{self.statement_line}"
+
+
+def _parse_header(path: Path, lines: list[str]) -> tuple[str, str, dict[str, str], int]:
+    comments: list[str] = []
+    index = 0
+    for index, line in enumerate(lines):  # noqa: B007 - index is used after the loop
+        if not line.startswith("--"):
+            break
+        comments.append(line[2:].removeprefix(" ") if line.startswith("-- ") else line[2:])
+    else:
+        index = len(lines)
+    if not comments or ":" not in comments[0]:
+        raise QueryError(f"{path.name}:1: the file must open with '-- <name>: <meaning>'")
+    head_name, _, first = comments[0].partition(":")
+    if head_name.strip() != path.stem:
+        raise QueryError(
+            f"{path.name}:1: header names {head_name.strip()!r}, expected {path.stem!r}"
+        )
+    description: list[str] = [first.strip()]
+    grain = ""
+    docs: dict[str, str] = {}
+    section = "description"
+    last_column = ""
+    for number, text in enumerate(comments[1:], start=2):
+        lowered = text.strip().lower()
+        if lowered.startswith("grain:"):
+            grain, section = text.strip()[len("grain:") :].strip(), "grain"
+        elif lowered.startswith("columns:"):
+            section = "columns"
+        elif section == "columns":
+            match = _COLUMN.match(text)
+            if match:
+                last_column = match["name"]
+                docs[last_column] = match["doc"].strip()
+            elif last_column and _CONTINUATION.match(text):
+                docs[last_column] += " " + text.strip()
+            else:
+                raise QueryError(
+                    f"{path.name}:{number}: expected '--   <column>  <meaning>' under Columns:"
+                )
+        elif section == "grain":
+            grain += " " + text.strip()
+        else:
+            description.append(text.strip())
+    if not grain:
+        raise QueryError(f"{path.name}: the header must state the grain ('-- Grain: …')")
+    return " ".join(d for d in description if d), grain, docs, index + 1
+
+
+def parse_file(path: Path) -> SqlObject:
+    """Parse one ``.sql`` file (its header and its single CREATE statement)."""
+    text = path.read_text()
+    lines = text.splitlines()
+    description, grain, docs, first_body_line = _parse_header(path, lines)
+    body = "\n".join(lines[first_body_line - 1 :])
+    creates = list(_CREATE.finditer(body))
+    if len(creates) != 1:
+        raise QueryError(
+            f"{path.name}: expected exactly one 'CREATE OR REPLACE VIEW|MACRO', found "
+            f"{len(creates)}"
+        )
+    create = creates[0]
+    if create["name"] != path.stem:
+        raise QueryError(f"{path.name}: creates {create['name']!r}, expected {path.stem!r}")
+    statement_line = first_body_line + body[: create.start("kind")].count("\n")
+    return SqlObject(
+        name=path.stem,
+        kind=create["kind"].lower(),
+        description=description,
+        grain=grain,
+        column_docs=docs,
+        sql="CREATE OR REPLACE " + body[create.start("kind") :],
+        path=path,
+        statement_line=statement_line,
+    )
+
+
+def _mentions(sql: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(_STRING_OR_COMMENT.sub(" ", sql))}
+
+
+def order_by_dependencies(objects: list[SqlObject]) -> list[SqlObject]:
+    """Objects with ``depends_on`` filled in, each after everything it mentions."""
+    by_name = {o.name: o for o in objects}
+    linked = {
+        o.name: SqlObject(
+            **{
+                **{f: getattr(o, f) for f in o.__dataclass_fields__},
+                "depends_on": tuple(sorted((_mentions(o.sql) & by_name.keys()) - {o.name})),
+            }
+        )
+        for o in objects
+    }
+    ordered: list[SqlObject] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            cycle = " -> ".join((*trail, name))
+            raise QueryError(f"{by_name[name].path.name}: circular dependency {cycle}")
+        state[name] = "visiting"
+        for dep in linked[name].depends_on:
+            visit(dep, (*trail, name))
+        state[name] = "done"
+        ordered.append(linked[name])
+
+    for name in sorted(linked):
+        visit(name, ())
+    return ordered
+
+
+@cache
+def load(directory: Path = SQL_DIR) -> tuple[SqlObject, ...]:
+    """Every ``.sql`` file of ``directory``, parsed and in creation order."""
+    files = sorted(directory.glob("*.sql"))
+    if not files:
+        raise QueryError(f"no .sql files in {directory}: the queries package is incomplete")
+    return tuple(order_by_dependencies([parse_file(f) for f in files]))
+
+
+def create_all(con: duckdb.DuckDBPyConnection, objects: tuple[SqlObject, ...]) -> None:
+    """Create every object in ``con``; a failure names the file and line DuckDB points at."""
+    for obj in objects:
+        try:
+            con.execute(obj.sql)
+        except duckdb.Error as error:
+            message = str(error)
+            line = obj.statement_line
+            match = _DUCKDB_LINE.search(message)
+            if match:
+                line += int(match.group(1)) - 1
+            first = message.strip().splitlines()[0] if message.strip() else type(error).__name__
+            raise QueryError(
+                f"{obj.path.name}:{line}: cannot create {obj.kind} {obj.name}: {first}"
+            ) from None

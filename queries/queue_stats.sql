@@ -1,0 +1,57 @@
+-- queue_stats: the state of each queue as of T, with the fields of AsyncTasQ's QueueStats in
+-- their plain meaning (derived from the log, not the driver's counters: see driver_queue_stats).
+-- Counts are of tasks by their state at T (see task_state): a retried task is counted once.
+-- Grain: one row per queue seen in a task event stamped <= T.
+-- Columns:
+--   queue                   queue name (QueueStats.name)
+--   depth                   tasks pending: enqueued or reenqueued, not started again
+--   processing              tasks running (orphaned ones included)
+--   completed_total         tasks completed
+--   failed_total            tasks failed for good (task_failed: attempts used up)
+--   avg_duration_ms         mean duration of the completing attempt of completed tasks
+--   throughput_per_minute   tasks completed in (T - 5 min, T], divided by 5
+--   retried_total           retries (reenqueues) of the queue's tasks
+--   cancelled_total         tasks cancelled
+--   orphaned                running tasks whose worker was lost (see orphaned_tasks)
+--   oldest_pending_age_s    seconds from the oldest pending task's (re)enqueue to T
+CREATE OR REPLACE VIEW queue_stats AS
+WITH per_queue AS (
+    SELECT
+        t.queue,
+        count(*) FILTER (WHERE t.state = 'pending') AS depth,
+        count(*) FILTER (WHERE t.state = 'running') AS processing,
+        count(*) FILTER (WHERE t.state = 'completed') AS completed_total,
+        count(*) FILTER (WHERE t.state = 'failed') AS failed_total,
+        avg(t.completed_duration_ms) FILTER (WHERE t.state = 'completed') AS avg_duration_ms,
+        count(*) FILTER (
+            WHERE t.state = 'completed'
+              AND t.finished_at > as_of() - INTERVAL 5 MINUTE
+              AND t.finished_at <= as_of()
+        ) / 5.0 AS throughput_per_minute,
+        CAST(sum(t.retries) AS BIGINT) AS retried_total,
+        count(*) FILTER (WHERE t.state = 'cancelled') AS cancelled_total,
+        count(*) FILTER (WHERE s.end_reason = 'lost') AS orphaned,
+        min(t.pending_since) AS oldest_pending_since
+    FROM task_state AS t
+    LEFT JOIN worker_session_spans AS s  -- the session each running task runs on (orphans)
+      ON s.worker_id = t.worker_id
+     AND t.state = 'running'
+     AND t.last_started_at >= s.covers_from
+     AND t.last_started_at < s.covers_until
+    GROUP BY t.queue
+)
+SELECT
+    queue,
+    depth,
+    processing,
+    completed_total,
+    failed_total,
+    avg_duration_ms,
+    throughput_per_minute,
+    retried_total,
+    cancelled_total,
+    orphaned,
+    CASE WHEN oldest_pending_since IS NOT NULL THEN
+        greatest(CAST(0 AS DOUBLE), (epoch_us(as_of()) - epoch_us(oldest_pending_since)) / 1e6)
+    END AS oldest_pending_age_s
+FROM per_queue;

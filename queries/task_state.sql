@@ -1,0 +1,121 @@
+-- task_state: the lifecycle state of each task as of T, from ONE aggregate pass over its events.
+-- Building block of tasks, queue_stats, global_stats, worker_stats: no window function, no
+-- join, and every aggregate is duplicate-insensitive (max, min, arg_max), so it reads
+-- event_log directly; DuckDB drops the aggregates a query does not use.
+-- Causality, not timestamps, decides the state. Each event gets a causal key (BIGINT):
+--   * task_enqueued 0; task_started attempt*4+1; task_reenqueued attempt*4+2 (a reenqueue of
+--     attempt k comes after the start of k and before the start of k+1, whatever the clocks);
+--   * terminal events (task_completed, task_failed, task_cancelled) rank above everything (they
+--     win over anything stamped later for the same attempt, and task_completed.attempt is always
+--     1 on the wire anyway); among several, the earliest stamped wins (ties: completed, failed,
+--     cancelled): key 2^62 - 4*epoch_us(timestamp) + (2|1|0).
+-- The greatest key gives the state: completed | failed | cancelled; running (a start);
+-- pending (an enqueue or a reenqueue). Missing events are tolerated: a start without enqueue
+-- is running, a completion without start is completed.
+-- The progress key (task_enqueued 0, started a*4+1, reenqueued a*4+2, failed a*4+3) locates
+-- the task's latest attempt: attempts = its attempt, + 1 when the task completed after a
+-- reenqueue (the completing attempt is the one after it); retries = attempts - 1, or the
+-- attempt of the last reenqueue while the task waits for its next attempt.
+-- Grain: one row per task_id seen in a task event stamped <= T.
+-- Columns:
+--   state             pending | running | completed | failed | cancelled
+--   attempts          attempts begun (implied by causality: 0 while never started)
+--   retries           reenqueues (retries) of the task
+--   first_seen_at     the task's earliest stamped event
+--   enqueued_at       earliest task_enqueued
+--   first_started_at  earliest task_started
+--   last_started_at   start of the latest attempt (running tasks)
+--   pending_since     for pending tasks: the (re)enqueue that made it pending
+--   finished_at       timestamp of the deciding terminal event
+--   completed_duration_ms  duration_ms of task_completed (completed tasks)
+--   last_error        error of the latest failed or reenqueued attempt
+--   last_traceback    traceback of that event (task_failed only)
+--   worker_id         worker of the causally latest non-enqueue event (ties: arbitrary)
+CREATE OR REPLACE VIEW task_state AS
+WITH keyed AS (
+    SELECT
+        task_id, task_name, queue, worker_id, event_type, "timestamp", duration_ms, error,
+        traceback,
+        CASE event_type
+            WHEN 'task_enqueued' THEN CAST(0 AS BIGINT)
+            WHEN 'task_started' THEN CAST(attempt AS BIGINT) * 4 + 1
+            WHEN 'task_reenqueued' THEN CAST(attempt AS BIGINT) * 4 + 2
+            ELSE 4611686018427387904 - 4 * epoch_us("timestamp") + CASE event_type
+                WHEN 'task_completed' THEN 2 WHEN 'task_failed' THEN 1 ELSE 0 END
+        END AS causal_key,
+        CASE event_type
+            WHEN 'task_enqueued' THEN CAST(0 AS BIGINT)
+            WHEN 'task_started' THEN CAST(attempt AS BIGINT) * 4 + 1
+            WHEN 'task_reenqueued' THEN CAST(attempt AS BIGINT) * 4 + 2
+            WHEN 'task_failed' THEN CAST(attempt AS BIGINT) * 4 + 3
+        END AS progress_key
+    FROM event_log
+    WHERE task_id IS NOT NULL
+      AND event_type IN ('task_enqueued', 'task_started', 'task_completed', 'task_failed',
+                         'task_reenqueued', 'task_cancelled')
+),
+per_task AS (
+    SELECT
+        task_id,
+        min(task_name) AS task_name,
+        min(queue) AS queue,
+        max(causal_key) AS top_key,
+        max(progress_key) AS progress,
+        arg_max("timestamp", progress_key) AS progress_at,
+        arg_max_null(duration_ms, causal_key) AS top_duration_ms,
+        min("timestamp") AS first_seen_at,
+        min("timestamp") FILTER (WHERE event_type = 'task_enqueued') AS enqueued_at,
+        min("timestamp") FILTER (WHERE event_type = 'task_started') AS first_started_at,
+        arg_max_null(error, progress_key)
+            FILTER (WHERE event_type IN ('task_failed', 'task_reenqueued')) AS last_error,
+        arg_max_null(traceback, progress_key)
+            FILTER (WHERE event_type IN ('task_failed', 'task_reenqueued')) AS last_traceback,
+        arg_max(worker_id, causal_key) FILTER (WHERE event_type <> 'task_enqueued') AS worker_id
+    FROM keyed
+    GROUP BY task_id
+),
+decoded AS (
+    SELECT
+        *,
+        CASE
+            WHEN top_key >= 2305843009213693952 THEN
+                CASE top_key % 4 WHEN 2 THEN 'completed' WHEN 1 THEN 'failed' ELSE 'cancelled' END
+            WHEN top_key % 4 = 1 THEN 'running'
+            ELSE 'pending'
+        END AS state,
+        coalesce(progress // 4, 0) AS progress_attempt,
+        coalesce(progress % 4, 0) AS progress_phase
+    FROM per_task
+),
+counted AS (
+    SELECT
+        *,
+        CASE
+            WHEN state = 'completed' AND progress_phase = 2 THEN progress_attempt + 1
+            WHEN state = 'completed' AND progress_phase = 0 THEN 1
+            WHEN progress_phase = 0 THEN 0
+            ELSE progress_attempt
+        END AS attempts
+    FROM decoded
+)
+SELECT
+    task_id,
+    task_name,
+    queue,
+    state,
+    attempts,
+    CASE WHEN progress_phase = 2 THEN progress_attempt ELSE greatest(attempts - 1, 0) END
+        AS retries,
+    first_seen_at,
+    enqueued_at,
+    first_started_at,
+    CASE WHEN progress_phase = 1 THEN progress_at END AS last_started_at,
+    CASE WHEN state = 'pending' THEN progress_at END AS pending_since,
+    CASE WHEN top_key >= 2305843009213693952 THEN
+        make_timestamptz((4611686018427387904 - top_key + 3) // 4)
+    END AS finished_at,
+    CASE WHEN state = 'completed' THEN top_duration_ms END AS completed_duration_ms,
+    last_error,
+    last_traceback,
+    worker_id
+FROM counted;
