@@ -67,9 +67,16 @@ class BatchBuilder:
         self._raws: list[bytes] = []
         self._runs: list[tuple[int, int, str]] = []  # (count, received_us, channel)
         self._slow: list[tuple[bytes, int, str]] = []
+        self._rejected = QuarantineColumns()
 
     def __len__(self) -> int:
-        return len(self._raws) + len(self._slow)
+        return len(self._raws) + len(self._slow) + len(self._rejected)
+
+    def reject(self, raw: bytes, error: PayloadError, received_us: int, channel: str) -> None:
+        """Quarantine a payload that failed before decoding (e.g. a line that is not JSON)."""
+        self._rejected.append(
+            raw, error.reason, error.detail, received_us, channel, self.ingester_id
+        )
 
     def add(self, payloads: list[bytes], received_us: int, channel: str) -> None:
         """Take payloads read together from ``channel`` at ``received_us``."""
@@ -115,6 +122,7 @@ class BatchBuilder:
             slow = self._rows_of(rejected) + slow
         events, quarantine = self._build_canonical(slow)
         self._structs, self._raws, self._runs, self._slow = [], [], [], []
+        self._rejected = QuarantineColumns()
         tables = [t for t in (fast_table, events.to_table() if len(events) else None) if t]
         stored = sum(t.num_rows for t in tables)
         event_parts = split_by_hour(pa.concat_tables(tables), "timestamp") if tables else []
@@ -177,7 +185,7 @@ class BatchBuilder:
     def _build_canonical(
         self, rows: list[tuple[bytes, int, str]]
     ) -> tuple[EventColumns, QuarantineColumns]:
-        events, quarantine = EventColumns(), QuarantineColumns()
+        events, quarantine = EventColumns(), self._rejected
         for raw, received_us, channel in rows:
             try:
                 event = decode(raw, received_us, self.max_payload_bytes)
