@@ -1,12 +1,31 @@
 """tasqlake's derived statistics: DuckDB views over the Parquet event lake, replaying the log.
 
-Every statistic is a view defined in one ``queries/*.sql`` file (header comment: meaning, grain,
-columns). :func:`connect` gives a DuckDB connection with all of them; every view answers "as of"
-the DuckDB variable ``as_of`` (unset: now). Depends on :mod:`schemas` only.
+Every statistic is a view (or macro) defined in one ``queries/*.sql`` file whose header comment
+states its meaning, grain and columns; :func:`catalogue` lists them. :func:`connect` gives a
+DuckDB connection with all of them defined. Every view answers "as of" the DuckDB variable
+``as_of`` (``SET VARIABLE as_of = TIMESTAMPTZ '…'``; unset: now), which ``connect(as_of=…)``
+and :func:`set_as_of` set. :class:`LakeQueries` mirrors AsyncTasQ's ``MonitoringService`` read
+methods; :func:`frame` gives any view as a polars DataFrame. Depends on :mod:`schemas` only.
 """
 
 from __future__ import annotations
 
+from queries.api import LakeQueries, execute, frame, view_names
+from queries.catalogue import catalogue
 from queries.connection import connect, normalise_as_of, set_as_of
+from queries.models import CatalogueEntry, Column, QueueStats, WorkerInfo
 
-__all__ = ["connect", "normalise_as_of", "set_as_of"]
+__all__ = [
+    "CatalogueEntry",
+    "Column",
+    "LakeQueries",
+    "QueueStats",
+    "WorkerInfo",
+    "catalogue",
+    "connect",
+    "execute",
+    "frame",
+    "normalise_as_of",
+    "set_as_of",
+    "view_names",
+]

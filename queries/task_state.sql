@@ -2,16 +2,11 @@
 -- Building block of tasks, queue_stats, global_stats, worker_stats: no window function, no
 -- join, and every aggregate is duplicate-insensitive (max, min, arg_max), so it reads
 -- event_log directly; DuckDB drops the aggregates a query does not use.
--- Causality, not timestamps, decides the state. Each event gets a causal key (BIGINT):
---   * task_enqueued 0; task_started attempt*4+1; task_reenqueued attempt*4+2 (a reenqueue of
---     attempt k comes after the start of k and before the start of k+1, whatever the clocks);
---   * terminal events (task_completed, task_failed, task_cancelled) rank above everything (they
---     win over anything stamped later for the same attempt, and task_completed.attempt is always
---     1 on the wire anyway); among several, the earliest stamped wins (ties: completed, failed,
---     cancelled): key 2^62 - 4*epoch_us(timestamp) + (2|1|0).
--- The greatest key gives the state: completed | failed | cancelled; running (a start);
--- pending (an enqueue or a reenqueue). Missing events are tolerated: a start without enqueue
--- is running, a completion without start is completed.
+-- Causality, not timestamps, decides the state: the greatest causal_key of the task's events
+-- (see causal_key.sql) gives completed | failed | cancelled (terminal events win, the earliest
+-- stamped among them), running (a start of the latest attempt) or pending (an enqueue or a
+-- reenqueue not followed by a start). Missing events are tolerated: a start without enqueue is
+-- running, a completion without start is completed.
 -- The progress key (task_enqueued 0, started a*4+1, reenqueued a*4+2, failed a*4+3) locates
 -- the task's latest attempt: attempts = its attempt, + 1 when the task completed after a
 -- reenqueue (the completing attempt is the one after it); retries = attempts - 1, or the
@@ -36,13 +31,7 @@ WITH keyed AS (
     SELECT
         task_id, task_name, queue, worker_id, event_type, "timestamp", duration_ms, error,
         traceback,
-        CASE event_type
-            WHEN 'task_enqueued' THEN CAST(0 AS BIGINT)
-            WHEN 'task_started' THEN CAST(attempt AS BIGINT) * 4 + 1
-            WHEN 'task_reenqueued' THEN CAST(attempt AS BIGINT) * 4 + 2
-            ELSE 4611686018427387904 - 4 * epoch_us("timestamp") + CASE event_type
-                WHEN 'task_completed' THEN 2 WHEN 'task_failed' THEN 1 ELSE 0 END
-        END AS causal_key,
+        causal_key(event_type, attempt, "timestamp") AS causal_key,
         CASE event_type
             WHEN 'task_enqueued' THEN CAST(0 AS BIGINT)
             WHEN 'task_started' THEN CAST(attempt AS BIGINT) * 4 + 1
@@ -77,12 +66,7 @@ per_task AS (
 decoded AS (
     SELECT
         *,
-        CASE
-            WHEN top_key >= 2305843009213693952 THEN
-                CASE top_key % 4 WHEN 2 THEN 'completed' WHEN 1 THEN 'failed' ELSE 'cancelled' END
-            WHEN top_key % 4 = 1 THEN 'running'
-            ELSE 'pending'
-        END AS state,
+        causal_state(top_key) AS state,
         coalesce(progress // 4, 0) AS progress_attempt,
         coalesce(progress % 4, 0) AS progress_phase
     FROM per_task

@@ -1,0 +1,98 @@
+-- queue_depth_series: depth and activity of each queue over time (a table macro:
+-- FROM queue_depth_series(INTERVAL 10 MINUTE)), as of T.
+-- Buckets are [bucket_start, bucket_start + width), aligned by time_bucket; the series is
+-- continuous (empty buckets present) from the bucket of the first task event to the bucket of
+-- the last one (stamped <= T), for every queue. depth and processing are the task states after
+-- every event stamped before the bucket's end, decided by causality exactly as in task_state:
+-- a task's state changes only when an event raises its greatest causal_key; these transitions
+-- are summed per bucket and accumulated. So the last bucket agrees with queue_stats.
+-- Counts within a bucket are events stamped in it (an event stored twice counts once; events of
+-- one kind for one task stamped in the same microsecond count once).
+-- Grain: one row per queue and bucket.
+-- Columns:
+--   bucket_start  start of the bucket (UTC)
+--   bucket_end    bucket_start + width
+--   depth         tasks pending at the bucket's end
+--   processing    tasks running at the bucket's end
+--   enqueued      task_enqueued events in the bucket
+--   started       task_started events in the bucket
+--   completed     task_completed events in the bucket
+--   failed        task_failed events in the bucket
+--   retried       task_reenqueued events in the bucket
+CREATE OR REPLACE MACRO queue_depth_series(width) AS TABLE
+WITH per_instant AS (
+    SELECT
+        task_id,
+        "timestamp",
+        min(queue) AS queue,
+        max(causal_key(event_type, attempt, "timestamp")) AS instant_key,
+        bool_or(event_type = 'task_enqueued') AS enqueued,
+        bool_or(event_type = 'task_started') AS started,
+        bool_or(event_type = 'task_completed') AS completed,
+        bool_or(event_type = 'task_failed') AS failed,
+        bool_or(event_type = 'task_reenqueued') AS retried
+    FROM event_log
+    WHERE task_id IS NOT NULL
+      AND event_type IN ('task_enqueued', 'task_started', 'task_completed', 'task_failed',
+                         'task_reenqueued', 'task_cancelled')
+    GROUP BY task_id, "timestamp"
+),
+running_top AS (
+    SELECT
+        *,
+        max(instant_key) OVER (
+            PARTITION BY task_id ORDER BY "timestamp"
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS top_key,
+        max(instant_key) OVER (
+            PARTITION BY task_id ORDER BY "timestamp"
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS previous_top_key
+    FROM per_instant
+),
+per_bucket AS (
+    SELECT
+        queue,
+        time_bucket(width, "timestamp") AS bucket_start,
+        sum(
+            CASE WHEN causal_state(top_key) = 'pending' THEN 1 ELSE 0 END
+            - CASE WHEN causal_state(previous_top_key) = 'pending' THEN 1 ELSE 0 END
+        ) AS pending_delta,
+        sum(
+            CASE WHEN causal_state(top_key) = 'running' THEN 1 ELSE 0 END
+            - CASE WHEN causal_state(previous_top_key) = 'running' THEN 1 ELSE 0 END
+        ) AS running_delta,
+        count(*) FILTER (WHERE enqueued) AS enqueued,
+        count(*) FILTER (WHERE started) AS started,
+        count(*) FILTER (WHERE completed) AS completed,
+        count(*) FILTER (WHERE failed) AS failed,
+        count(*) FILTER (WHERE retried) AS retried
+    FROM running_top
+    GROUP BY queue, time_bucket(width, "timestamp")
+),
+grid AS (
+    SELECT q.queue, unnest(generate_series(b.first_bucket, b.last_bucket, width)) AS bucket_start
+    FROM (SELECT DISTINCT queue FROM per_bucket) AS q
+    CROSS JOIN (
+        SELECT min(bucket_start) AS first_bucket, max(bucket_start) AS last_bucket
+        FROM per_bucket
+    ) AS b
+)
+SELECT
+    g.queue,
+    g.bucket_start,
+    g.bucket_start + width AS bucket_end,
+    CAST(sum(coalesce(p.pending_delta, 0)) OVER (
+        PARTITION BY g.queue ORDER BY g.bucket_start ROWS UNBOUNDED PRECEDING
+    ) AS BIGINT) AS depth,
+    CAST(sum(coalesce(p.running_delta, 0)) OVER (
+        PARTITION BY g.queue ORDER BY g.bucket_start ROWS UNBOUNDED PRECEDING
+    ) AS BIGINT) AS processing,
+    coalesce(p.enqueued, 0) AS enqueued,
+    coalesce(p.started, 0) AS started,
+    coalesce(p.completed, 0) AS completed,
+    coalesce(p.failed, 0) AS failed,
+    coalesce(p.retried, 0) AS retried
+FROM grid AS g
+LEFT JOIN per_bucket AS p USING (queue, bucket_start)
+ORDER BY g.queue, g.bucket_start;

@@ -1,0 +1,29 @@
+-- throughput_series: completions and failures per queue and task type over time (a table macro:
+-- FROM throughput_series(INTERVAL 1 HOUR)), as of T. Buckets [bucket_start, bucket_start +
+-- width) aligned by time_bucket; only buckets with at least one end event have a row.
+-- Grain: one row per queue, task_name and bucket with an end event.
+-- Columns:
+--   completed        task_completed events in the bucket (each event once)
+--   failed           task_failed events (failed for good)
+--   retried          task_reenqueued events (failed attempts that will be retried)
+--   avg_duration_ms  mean duration_ms of the bucket's task_completed events
+CREATE OR REPLACE MACRO throughput_series(width) AS TABLE
+WITH ends AS (
+    SELECT DISTINCT ON (event_id)
+        event_id, queue, task_name, event_type, "timestamp", duration_ms
+    FROM event_log
+    WHERE task_id IS NOT NULL
+      AND event_type IN ('task_completed', 'task_failed', 'task_reenqueued')
+)
+SELECT
+    queue,
+    task_name,
+    time_bucket(width, "timestamp") AS bucket_start,
+    time_bucket(width, "timestamp") + width AS bucket_end,
+    count(*) FILTER (WHERE event_type = 'task_completed') AS completed,
+    count(*) FILTER (WHERE event_type = 'task_failed') AS failed,
+    count(*) FILTER (WHERE event_type = 'task_reenqueued') AS retried,
+    avg(duration_ms) FILTER (WHERE event_type = 'task_completed') AS avg_duration_ms
+FROM ends
+GROUP BY queue, task_name, time_bucket(width, "timestamp")
+ORDER BY queue, task_name, bucket_start;
