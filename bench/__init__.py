@@ -1,0 +1,1 @@
+"""tasqlake's benchmark suite (issue 6): data generation, figures, baselines, the table."""
