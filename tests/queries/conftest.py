@@ -1,0 +1,67 @@
+"""Fixtures for the queries tests: real Parquet files through the real write path, real DuckDB."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from schemas.batch import EventColumns
+from schemas.decode import decode
+from schemas.storage import Lake
+
+_ENCODER = msgspec.msgpack.Encoder()
+_SEQUENCE = itertools.count()
+RECEIVED_AT = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    """The payload exactly as AsyncTasQ publishes it (msgpack map; datetimes as ISO text)."""
+    return _ENCODER.encode(
+        {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in payload.items()}
+    )
+
+
+def write_events(
+    lake: Lake,
+    payloads: Iterable[dict[str, Any]],
+    *,
+    ingester_id: str = "test",
+    received_at: datetime = RECEIVED_AT,
+) -> int:
+    """Store ``payloads`` (wire-format dicts) as one commit: one Parquet file per event hour.
+
+    Goes through the real path: msgpack bytes -> ``decode`` -> ``EventColumns`` ->
+    ``Lake.commit_parquet``. Returns the number of events written.
+    """
+    columns = EventColumns()
+    received_us = int(received_at.timestamp() * 1_000_000)
+    for payload in payloads:
+        raw = encode(payload)
+        columns.append(raw, decode(raw, received_us), received_us, "asynctasq:events", ingester_id)
+    if not len(columns):
+        return 0
+    sequence = next(_SEQUENCE)
+    for partition, table in columns.to_partitions():
+        lake.commit_parquet(f"events/{partition.path}/{ingester_id}-{sequence:08d}.parquet", table)
+    return len(columns)
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    return Lake(tmp_path / "lake").ensure()
+
+
+@pytest.fixture
+def write(lake: Lake) -> Iterator[Any]:
+    """``write(payloads)`` stores into the test's lake."""
+
+    def _write(payloads: Iterable[dict[str, Any]], **kwargs: Any) -> int:
+        return write_events(lake, payloads, **kwargs)
+
+    yield _write
