@@ -1,0 +1,293 @@
+"""Snapshots (event-sourcing): per-task state of closed partitions, so "now" costs follow recent
+activity instead of total history (issue 6, item 7). PROTOTYPE: the SQL here is proved equal to
+a full replay of the ``task_state`` view (tests/ingest/test_compaction_snapshot.py); folding it
+into the ``queries/`` views is a separate step.
+
+A snapshot at boundary ``B`` (an hour boundary; every partition before it is closed) holds
+
+* ``open_tasks.parquet`` — one row per task that is *not settled* at B: the per-task partial
+  aggregates of ``task_state`` (min/max/arg_max values *and their keys*), so they merge exactly
+  with the same aggregates over the events after B;
+* ``settled_queues.parquet`` — one row per queue: counts, duration sums and retries of the tasks
+  *settled* at B (a terminal event stamped at or before ``B - margin``), which no later event can
+  change;
+* ``snapshot.json`` — B, the margin, and the event files it was built from (staleness check).
+
+A query as of ``T >= B`` reads the snapshot plus only the partitions from B on (Hive pruning on
+``date``/``hour``). Exactness: a terminal event wins over anything stamped later, so a settled
+task's state, finish time, completing duration and worker never change after B; its attempt count
+could only change through a start/reenqueue of a higher attempt stamped more than ``margin``
+after its terminal event, which needs a publisher clock off by more than the margin (default
+10 min; the simulator's skew is 5 ms). ``margin`` >= 5 min also keeps the 5-minute throughput
+window (T - 5 min, T] entirely in the open part. A late file in a partition before B makes the
+snapshot stale (its file list differs): rebuild it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+
+from schemas import constants
+from schemas.errors import StorageError
+from schemas.storage import Lake
+
+DEFAULT_MARGIN = timedelta(minutes=10)
+MIN_MARGIN = timedelta(minutes=5)
+SNAPSHOT_ROOT = constants.SNAPSHOTS_DIR
+
+_TASK_TYPES = (
+    "('task_enqueued', 'task_started', 'task_completed', 'task_failed', 'task_reenqueued', "
+    "'task_cancelled')"
+)
+
+#: Per-task partial aggregates of task_state over a relation ``{src}`` of stored events. Every
+#: arg_max carries its key so that partials merge exactly (see MERGE_PARTIALS).
+PARTIALS = f"""
+WITH keyed AS (
+    SELECT
+        task_id, task_name, queue, worker_id, event_type, "timestamp", duration_ms, error,
+        causal_key(event_type, attempt, "timestamp") AS causal_key,
+        CASE event_type
+            WHEN 'task_enqueued' THEN CAST(0 AS BIGINT)
+            WHEN 'task_started' THEN CAST(attempt AS BIGINT) * 4 + 1
+            WHEN 'task_reenqueued' THEN CAST(attempt AS BIGINT) * 4 + 2
+            WHEN 'task_failed' THEN CAST(attempt AS BIGINT) * 4 + 3
+        END AS progress_key
+    FROM {{src}}
+    WHERE task_id IS NOT NULL AND event_type IN {_TASK_TYPES}
+)
+SELECT
+    task_id,
+    min(task_name) AS task_name,
+    min(queue) AS queue,
+    max(causal_key) AS top_key,
+    max(progress_key) AS progress,
+    arg_max("timestamp", progress_key) AS progress_at,
+    arg_max_null(duration_ms, causal_key) AS top_duration_ms,
+    min("timestamp") AS first_seen_at
+FROM keyed
+GROUP BY task_id
+"""
+
+#: Partials (several rows per task) merged into one row per task, exactly as one pass would.
+MERGE_PARTIALS = """
+SELECT
+    task_id,
+    min(task_name) AS task_name,
+    min(queue) AS queue,
+    max(top_key) AS top_key,
+    max(progress) AS progress,
+    arg_max(progress_at, progress) AS progress_at,
+    arg_max_null(top_duration_ms, top_key) AS top_duration_ms,
+    min(first_seen_at) AS first_seen_at
+FROM ({src})
+GROUP BY task_id
+"""
+
+#: One row per task with the task_state columns queue_stats needs, from merged partials.
+DECODE = """
+WITH d AS (
+    SELECT *, causal_state(top_key) AS state,
+        coalesce(progress // 4, 0) AS progress_attempt,
+        coalesce(progress % 4, 0) AS progress_phase
+    FROM ({src})
+),
+c AS (
+    SELECT *,
+        CASE
+            WHEN state = 'completed' AND progress_phase = 2 THEN progress_attempt + 1
+            WHEN state = 'completed' AND progress_phase = 0 THEN 1
+            WHEN progress_phase = 0 THEN 0
+            ELSE progress_attempt
+        END AS attempts
+    FROM d
+)
+SELECT
+    task_id, task_name, queue, state, attempts,
+    CASE WHEN progress_phase = 2 THEN progress_attempt ELSE greatest(attempts - 1, 0) END
+        AS retries,
+    CASE WHEN state = 'pending' THEN progress_at END AS pending_since,
+    CASE WHEN top_key >= 2305843009213693952 THEN
+        make_timestamptz((4611686018427387904 - top_key + 3) // 4)
+    END AS finished_at,
+    CASE WHEN state = 'completed' THEN top_duration_ms END AS completed_duration_ms
+FROM c
+"""
+
+#: Per-queue counters of a set of decoded tasks (mergeable: sums).
+QUEUE_COUNTERS = """
+SELECT
+    queue,
+    count(*) FILTER (WHERE state = 'pending') AS depth,
+    count(*) FILTER (WHERE state = 'running') AS processing,
+    count(*) FILTER (WHERE state = 'completed') AS completed_total,
+    count(*) FILTER (WHERE state = 'failed') AS failed_total,
+    count(*) FILTER (WHERE state = 'cancelled') AS cancelled_total,
+    coalesce(sum(completed_duration_ms) FILTER (WHERE state = 'completed'), 0) AS duration_sum,
+    count(completed_duration_ms) FILTER (WHERE state = 'completed') AS duration_count,
+    coalesce(sum(retries), 0) AS retried_total,
+    count(*) FILTER (
+        WHERE state = 'completed' AND finished_at > {t} - INTERVAL 5 MINUTE AND finished_at <= {t}
+    ) AS completed_5min,
+    min(pending_since) AS oldest_pending_since
+FROM ({src})
+GROUP BY queue
+"""
+
+#: The "now" queue_stats core: snapshot (open tasks + settled counters) + events after B.
+#: Parameters: $open, $settled (files), $glob (events), $bdate/$bhour (B), $t (TIMESTAMPTZ).
+#: Only partitions from B on are read: the filter on the Hive columns prunes the others.
+FAST_QUEUE_STATS = """
+WITH tail AS (
+    SELECT * FROM read_parquet(
+        $glob, hive_partitioning = true, union_by_name = true, allow_empty = true,
+        hive_types = {{'date': DATE, 'hour': INTEGER}}
+    )
+    WHERE ("date" > $bdate OR ("date" = $bdate AND "hour" >= $bhour)) AND "timestamp" <= $t
+),
+tail_partials AS ({tail_partials}),
+merged AS ({merged}),
+decoded AS ({decoded}),
+live AS ({live}),
+settled AS (SELECT * FROM read_parquet($settled)),
+both_parts AS (SELECT * FROM live UNION ALL BY NAME SELECT * FROM settled)
+SELECT
+    queue,
+    sum(depth) AS depth,
+    sum(processing) AS processing,
+    sum(completed_total) AS completed_total,
+    sum(failed_total) AS failed_total,
+    sum(duration_sum) / nullif(sum(duration_count), 0) AS avg_duration_ms,
+    coalesce(sum(completed_5min), 0) / 5.0 AS throughput_per_minute,
+    sum(retried_total) AS retried_total,
+    sum(cancelled_total) AS cancelled_total,
+    min(oldest_pending_since) AS oldest_pending_since
+FROM both_parts
+GROUP BY queue
+"""
+
+
+def fast_queue_stats_sql() -> str:
+    tail_partials = PARTIALS.format(src="tail")
+    merged = MERGE_PARTIALS.format(
+        src="SELECT * FROM read_parquet($open) UNION ALL BY NAME SELECT * FROM tail_partials"
+    )
+    decoded = DECODE.format(src="SELECT * FROM merged")
+    live = QUEUE_COUNTERS.format(src="SELECT * FROM decoded", t="$t")
+    return FAST_QUEUE_STATS.format(
+        tail_partials=tail_partials, merged=merged, decoded=decoded, live=live
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    boundary: datetime
+    margin: timedelta
+    directory: str  # snapshots/b=…
+    sources: tuple[str, ...]
+
+    @property
+    def open_tasks(self) -> str:
+        return f"{self.directory}/open_tasks.parquet"
+
+    @property
+    def settled_queues(self) -> str:
+        return f"{self.directory}/settled_queues.parquet"
+
+
+def partitions_before(lake: Lake, boundary: datetime) -> list[str]:
+    """Event files of every partition whose hour starts before ``boundary``."""
+    files = []
+    for date, hour in lake.iter_partitions(constants.EVENTS_DIR):
+        start = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(hours=hour)
+        if start < boundary:
+            files.extend(lake.list_files(f"{constants.EVENTS_DIR}/date={date}/hour={hour:02d}"))
+    return files
+
+
+def build_snapshot(
+    lake: Lake,
+    con: duckdb.DuckDBPyConnection,
+    boundary: datetime,
+    margin: timedelta = DEFAULT_MARGIN,
+) -> Snapshot:
+    """Write the snapshot at ``boundary`` (an hour boundary) by one replay of the files before it.
+
+    ``con`` must have the ``causal_key``/``causal_state`` macros (``queries.connect`` does).
+    """
+    if margin < MIN_MARGIN:
+        raise StorageError(
+            f"snapshot margin {margin} is below {MIN_MARGIN}: the 5-minute throughput window "
+            "would reach into settled tasks; give a larger margin"
+        )
+    if boundary.minute or boundary.second or boundary.microsecond:
+        raise StorageError(f"snapshot boundary {boundary.isoformat()} is not an hour boundary")
+    sources = partitions_before(lake, boundary)
+    directory = f"{SNAPSHOT_ROOT}/b={boundary.strftime('%Y-%m-%dT%H')}"
+    src = "read_parquet($files, union_by_name = true, hive_partitioning = false)"
+    decoded = DECODE.format(src=PARTIALS.format(src=src))
+    settled_if = "finished_at IS NOT NULL AND finished_at <= $settle"
+    params = {"files": [lake.uri(f) for f in sources], "settle": boundary - margin}
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        if sources:
+            partials = PARTIALS.format(src=src)
+            open_sql = (
+                f"SELECT p.* FROM ({partials}) AS p JOIN ({decoded}) AS d USING (task_id) "
+                f"WHERE NOT (d.{settled_if.replace(' AND ', ' AND d.')})"
+            )
+            open_tasks = con.sql(open_sql, params=params).to_arrow_table()
+            counters = QUEUE_COUNTERS.format(
+                src=f"SELECT * FROM ({decoded}) WHERE {settled_if}", t="$settle"
+            )
+            # Settled tasks finished at or before B - margin <= T - 5 min: never in the window.
+            settled_sql = f"SELECT * REPLACE (0 AS completed_5min) FROM ({counters})"
+            settled = con.sql(settled_sql, params=params).to_arrow_table()
+        else:
+            empty = "SELECT * FROM (VALUES (1)) WHERE false"
+            open_tasks = con.sql(empty).to_arrow_table()
+            settled = open_tasks
+    except duckdb.Error as error:
+        raise StorageError(
+            f"cannot build the snapshot at {boundary.isoformat()} in {lake.path(directory)}: "
+            f"{str(error).splitlines()[0]}; rerun 'tasqlake compact'"
+        ) from None
+    snapshot = Snapshot(boundary, margin, directory, tuple(sources))
+    lake.commit_parquet(snapshot.open_tasks, open_tasks)
+    lake.commit_parquet(snapshot.settled_queues, settled)
+    meta = {
+        "boundary": boundary.isoformat(),
+        "margin_s": margin.total_seconds(),
+        "sources": sources,
+    }
+    lake.commit_bytes(f"{directory}/snapshot.json", json.dumps(meta).encode())
+    return snapshot
+
+
+def is_current(lake: Lake, snapshot: Snapshot) -> bool:
+    """True while no file was added to (or removed from) the partitions before the boundary."""
+    return tuple(partitions_before(lake, snapshot.boundary)) == snapshot.sources
+
+
+def fast_queue_stats(
+    lake: Lake, con: duckdb.DuckDBPyConnection, snapshot: Snapshot, as_of: datetime
+) -> duckdb.DuckDBPyRelation:
+    """queue_stats counters as of ``as_of`` (>= the boundary) from the snapshot + later files."""
+    if as_of < snapshot.boundary:
+        raise StorageError(
+            f"snapshot at {snapshot.boundary.isoformat()} cannot answer as of "
+            f"{as_of.isoformat()}: use the full replay"
+        )
+    params = {
+        "open": lake.uri(snapshot.open_tasks),
+        "settled": lake.uri(snapshot.settled_queues),
+        "glob": lake.events_glob,
+        "bdate": snapshot.boundary.date(),
+        "bhour": snapshot.boundary.hour,
+        "t": as_of,
+    }
+    return con.sql(fast_queue_stats_sql(), params=params)

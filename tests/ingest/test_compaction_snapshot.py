@@ -1,0 +1,141 @@
+"""Snapshot prototype: snapshot + events after the boundary equals a full replay (queue_stats).
+
+Histories come from the queries tests' generator (tests/queries/history.py: retries, permanent
+failures, cancels, crashes, ms clock skew), stretched ten-fold in time around 11:00 so that they
+span ~40 minutes across the snapshot boundary B = 11:00, stored shuffled in several commits with
+duplicated and dropped messages. For random instants T >= B the snapshot query must equal the
+``queue_stats`` view (full replay) on every counter it computes.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo: tests.queries helpers
+
+import queries
+from ingest.compaction import compact
+from ingest.compaction_snapshot import build_snapshot, fast_queue_stats, is_current
+from schemas.errors import StorageError
+from schemas.storage import Lake
+from tests.queries.conftest import write_events
+from tests.queries.history import generate, imperfect
+
+B = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)
+MARGIN = timedelta(minutes=5)
+STRETCH = 10
+COLUMNS = (
+    "depth",
+    "processing",
+    "completed_total",
+    "failed_total",
+    "avg_duration_ms",
+    "throughput_per_minute",
+    "retried_total",
+    "cancelled_total",
+    "oldest_pending_since",
+)
+
+
+def stretched(event: dict[str, Any]) -> dict[str, Any]:
+    moment: datetime = event["timestamp"]
+    return {**event, "timestamp": B + (moment - B) * STRETCH}
+
+
+def full_replay(con: Any, at: datetime) -> dict[str, tuple[Any, ...]]:
+    queries.set_as_of(con, at)
+    rows = con.execute(
+        f"""SELECT queue, {", ".join(COLUMNS[:-1])},
+                   CAST(as_of() AS TIMESTAMPTZ) - to_microseconds(
+                       CAST(oldest_pending_age_s * 1e6 AS BIGINT))
+            FROM queue_stats"""
+    ).fetchall()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def from_snapshot(lake: Lake, con: Any, snapshot: Any, at: datetime) -> dict[str, tuple[Any, ...]]:
+    rel = fast_queue_stats(lake, con, snapshot, at)
+    rows = rel.select(", ".join(("queue", *COLUMNS))).fetchall()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def same(a: dict[str, tuple[Any, ...]], b: dict[str, tuple[Any, ...]]) -> None:
+    assert a.keys() == b.keys()
+    for queue, left in a.items():
+        right = b[queue]
+        for name, x, y in zip(COLUMNS, left, right, strict=True):
+            if isinstance(x, float) or isinstance(y, float):
+                assert x == pytest.approx(y, rel=1e-9, abs=1e-6), (queue, name, x, y)
+            elif name == "oldest_pending_since" and x is not None and y is not None:
+                assert abs((x - y).total_seconds()) < 1e-5, (queue, name, x, y)
+            else:
+                assert x == y, (queue, name, x, y)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n_tasks=st.integers(1, 40),
+    n_workers=st.integers(1, 4),
+    drop=st.sampled_from([0.0, 0.03, 0.1]),
+    duplicate=st.sampled_from([0.0, 0.05, 0.2]),
+    commits=st.integers(1, 4),
+    compacted=st.booleans(),
+    instants=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=3),
+)
+def test_snapshot_plus_tail_equals_full_replay(
+    seed: int,
+    n_tasks: int,
+    n_workers: int,
+    drop: float,
+    duplicate: float,
+    commits: int,
+    compacted: bool,
+    instants: list[float],
+) -> None:
+    history = generate(seed, n_tasks, n_workers)
+    stored, _ = imperfect(history, seed, drop=drop, duplicate=duplicate)
+    stored = [stretched(e) for e in stored]
+    end = max(e["timestamp"] for e in stored) + timedelta(minutes=6)
+    with tempfile.TemporaryDirectory() as root:
+        lake = Lake(root).ensure()
+        size = max(1, len(stored) // commits + 1)
+        for n, start in enumerate(range(0, len(stored), size)):
+            write_events(lake, stored[start : start + size], ingester_id=f"ing-{n % 2}")
+        if compacted:  # snapshot built over compacted files, superseded inputs still present
+            compact(lake, timedelta(0), now=B)
+        with queries.connect(lake) as con:
+            snapshot = build_snapshot(lake, con, B, MARGIN)
+            assert is_current(lake, snapshot)
+            for fraction in instants:
+                at = B + (end - B) * fraction
+                same(from_snapshot(lake, con, snapshot, at), full_replay(con, at))
+
+
+def test_snapshot_refuses_instants_before_its_boundary_and_detects_late_files(
+    tmp_path: Path,
+) -> None:
+    lake = Lake(tmp_path / "lake").ensure()
+    history = generate(7, 20, 2)
+    events = [stretched(e) for e in history.events]
+    write_events(lake, events)
+    with queries.connect(lake) as con:
+        snapshot = build_snapshot(lake, con, B, MARGIN)
+        # Both parts are exercised: tasks settled before B - margin, and tasks still open.
+        settled = lake.read_table(snapshot.settled_queues)
+        finished = ("completed_total", "failed_total", "cancelled_total")
+        assert sum(sum(settled[c].to_pylist()) for c in finished) > 0
+        assert lake.read_table(snapshot.open_tasks).num_rows > 0
+        with pytest.raises(StorageError, match="full replay"):
+            fast_queue_stats(lake, con, snapshot, B - timedelta(seconds=1))
+    early = [e for e in events if e["timestamp"] < B][:3]
+    write_events(lake, early, ingester_id="late")
+    assert not is_current(lake, snapshot)
