@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import redis
@@ -38,6 +39,8 @@ class DemoReport:
     quarantined: int
     files: int
     bytes: int
+    #: Timestamp of the last stored event: the end of the simulated workload.
+    last_event_at: datetime | None
 
     @property
     def rate(self) -> float:
@@ -139,7 +142,9 @@ def run_demo(
                 ingester.wait()
     files = lake.list_files(constants.EVENTS_DIR)
     with queries.connect(lake) as con:
-        stored = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
+        stored, last_event_at = con.execute(
+            "SELECT count(*), max(timestamp) FROM events"
+        ).fetchall()[0]
     quarantined = sum(
         lake.read_table(f).num_rows for f in lake.list_files(constants.QUARANTINE_DIR)
     )
@@ -150,6 +155,7 @@ def run_demo(
         quarantined=quarantined,
         files=len(files),
         bytes=sum(lake.size(f) for f in files),
+        last_event_at=last_event_at,
     )
 
 

@@ -60,7 +60,9 @@ def _cell(value: Any) -> str:
 def render_table(
     table: pa.Table, out: TextIO, title: str | None = None, elapsed: float | None = None
 ) -> None:
-    console = Console(file=out, soft_wrap=False, highlight=False)
+    # On a terminal the table fits its width; piped, rows are never folded.
+    width = None if out.isatty() else 400
+    console = Console(file=out, soft_wrap=False, highlight=False, width=width)
     view = Table(title=title, title_justify="left", show_lines=False)
     for field in table.schema:
         numeric = pa.types.is_integer(field.type) or pa.types.is_floating(field.type)

@@ -45,5 +45,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     lake = Path(args.demo_lake).resolve()
     print(describe(report, lake))
-    print_stats(str(lake), as_of=None, fmt="table")
+    # As of the end of the workload: the simulated workers stopped publishing with it, so "now"
+    # (a few seconds later) would already find them lost.
+    print_stats(str(lake), as_of=report.last_event_at, fmt="table")
     return 0 if report.stored == report.published else 1

@@ -57,10 +57,8 @@ def read_query(args: argparse.Namespace) -> str:
 def execute(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     """Run ``sql``; the last statement's rows as an Arrow table (empty if it returns none)."""
     try:
-        result = con.execute(sql)
-        if result.description is None:
-            return pa.table({})
-        return result.to_arrow_table()
+        relation = con.sql(sql)
+        return pa.table({}) if relation is None else relation.to_arrow_table()
     except duckdb.Error as error:
         message = str(error).splitlines()[0]
         raise QueryError(f"query failed: {message}") from None

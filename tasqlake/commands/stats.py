@@ -22,7 +22,11 @@ from tasqlake.timeparse import parse_instant
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("Queues", "SELECT * FROM queue_stats ORDER BY queue"),
     ("Global", "SELECT * FROM global_stats"),
-    ("Workers", "SELECT * FROM worker_stats ORDER BY worker_id"),
+    (
+        "Workers",
+        "SELECT worker_id, hostname, status, running_tasks, tasks_processed, uptime_seconds, "
+        "last_heartbeat, load_percentage FROM worker_stats ORDER BY status, worker_id",
+    ),
 )
 
 
