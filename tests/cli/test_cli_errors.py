@@ -55,3 +55,13 @@ def test_config_masks_secrets(run_cli: RunCli) -> None:
         '"value":"redis://default:***@127.0.0.1:6379/0","source":"env:ASYNCTASQ_REDIS_URL"'
         in result.stdout
     )
+
+
+def test_views_lists_the_catalogue_and_one_view(run_cli: RunCli) -> None:
+    listing = run_cli(["views", "--format", "csv"])
+    assert listing.returncode == 0, listing.stderr
+    assert '"queue_stats","view","one row per queue' in listing.stdout
+    one = run_cli(["views", "queue_stats", "--format", "csv"])
+    assert one.returncode == 0, one.stderr
+    assert '"depth","BIGINT","tasks pending' in one.stdout
+    _one_line_error(run_cli(["views", "nope"]), 2, "no view or macro named 'nope'; known: ")
