@@ -1,0 +1,160 @@
+"""Query figures: the views against bare queries over the same files, and snapshot "now" cost.
+
+Baselines (issue 6, item 6), run over exactly the files the views read:
+
+* latest state: ``arg_max(event_type, timestamp)`` per ``task_id`` — the bare per-task
+  latest-state query; compared with ``queue_stats``, ``worker_stats`` and ``retry_rates``;
+* depth: per-event deltas (+1 enqueue/reenqueue, -1 start) summed per queue and minute, then a
+  running window sum — compared with the 1-minute ``queue_depth`` series.
+
+Results are reduced to one row inside DuckDB so that no figure pays for moving rows to Python.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+
+import queries
+from bench.figures import Figure, median_seconds
+from ingest.compaction_snapshot import build_snapshot, fast_queue_stats
+from schemas.storage import Lake
+
+LATEST_STATE = """
+SELECT count(*), sum(hash(state))
+FROM (
+    SELECT task_id, arg_max(event_type, "timestamp") AS state
+    FROM read_parquet($glob)
+    WHERE task_id IS NOT NULL
+    GROUP BY task_id
+)
+"""
+
+DEPTH_WINDOW = """
+SELECT count(*), sum(depth)
+FROM (
+    SELECT queue, bucket, sum(delta) OVER (PARTITION BY queue ORDER BY bucket) AS depth
+    FROM (
+        SELECT queue, time_bucket(INTERVAL 1 MINUTE, "timestamp") AS bucket,
+               sum(CASE event_type WHEN 'task_enqueued' THEN 1 WHEN 'task_reenqueued' THEN 1
+                                   WHEN 'task_started' THEN -1 ELSE 0 END) AS delta
+        FROM read_parquet($glob)
+        WHERE task_id IS NOT NULL
+        GROUP BY ALL
+    )
+)
+"""
+
+VIEW_SQL = {
+    "queue_stats": "SELECT count(*), sum(hash(COLUMNS(*))) FROM queue_stats",
+    "worker_stats": "SELECT count(*), sum(hash(COLUMNS(*))) FROM worker_stats",
+    "retry_rates": "SELECT count(*), sum(hash(COLUMNS(*))) FROM retry_rates",
+    "queue_depth": "SELECT count(*), sum(depth) FROM queue_depth",
+}
+
+ANCHORS = {
+    10_000_000: {"latest": "arg_max 0.76 s @10M", "depth": "depth series 0.46 s @10M"},
+    50_000_000: {"latest": "arg_max 4.1 s @50M", "depth": "depth series 2.1 s @50M"},
+}
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, **params: object) -> None:
+    con.execute(sql, params or None).fetchall()
+
+
+def view_figures(lake: Lake, label: str, repeat: int) -> list[Figure]:
+    """Each view next to its bare baseline, medians of ``repeat`` runs on one connection."""
+    figures: list[Figure] = []
+    with queries.connect(lake) as con:
+        glob = lake.events_glob
+        latest = median_seconds(lambda: _run(con, LATEST_STATE, glob=glob), repeat)
+        depth = median_seconds(lambda: _run(con, DEPTH_WINDOW, glob=glob), repeat)
+        anchors = next(
+            (a for n, a in ANCHORS.items() if label.startswith(f"{n // 1_000_000}M")), {}
+        )
+        for view, sql in VIEW_SQL.items():
+            took = median_seconds(functools.partial(_run, con, sql), repeat)
+            is_depth = view == "queue_depth"
+            figures.append(
+                Figure(
+                    name=f"{view} @{label}",
+                    value=took,
+                    unit="s",
+                    baseline=depth if is_depth else latest,
+                    baseline_name="delta+window sum" if is_depth else "bare arg_max",
+                    limit=1.5,
+                    compare_ratio=True,
+                    anchor=anchors.get("depth" if is_depth else "latest", ""),
+                )
+            )
+    return figures
+
+
+@dataclass(frozen=True)
+class NowCost:
+    seconds: float
+    full_replay_seconds: float
+    as_of: datetime
+
+
+def last_event_time(lake: Lake) -> datetime:
+    con = duckdb.connect()
+    row = con.execute(
+        'SELECT max("timestamp") FROM read_parquet($glob)', {"glob": lake.events_glob}
+    ).fetchone()
+    moment = row[0] if row else None
+    if not isinstance(moment, datetime):
+        raise ValueError(f"lake {lake.root} holds no events")
+    return moment.astimezone(UTC)
+
+
+def now_cost(lake: Lake, repeat: int) -> NowCost:
+    """A "now" queue_stats (as of the last event) from a snapshot at the hour boundary one hour
+    before it, as compaction would leave it; and the same from a full replay, for reference."""
+    as_of = last_event_time(lake)
+    boundary = as_of.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    with queries.connect(lake) as con:
+        snapshot = build_snapshot(lake, con, boundary)
+        fast = median_seconds(
+            lambda: fast_queue_stats(lake, con, snapshot, as_of).fetchall(), repeat
+        )
+        queries.set_as_of(con, as_of)
+        full = median_seconds(lambda: _run(con, VIEW_SQL["queue_stats"]), repeat)
+    return NowCost(fast, full, as_of)
+
+
+def snapshot_figure(small: tuple[str, NowCost], big: tuple[str, NowCost]) -> list[Figure]:
+    (small_label, s), (big_label, b) = small, big
+    return [
+        Figure(
+            name=f'"now" queue_stats from snapshot @{big_label}',
+            value=b.seconds,
+            unit="s",
+            baseline=s.seconds,
+            baseline_name=f"same @{small_label}",
+            limit=2.0,
+            compare_ratio=True,
+            anchor="full replay grows ~linearly",
+        ),
+        Figure(
+            name=f'"now" queue_stats full replay @{big_label}',
+            value=b.full_replay_seconds,
+            unit="s",
+            baseline=s.full_replay_seconds,
+            baseline_name=f"same @{small_label}",
+            note="reference, no target",
+        ),
+    ]
+
+
+def count_rows(lake: Lake) -> int:
+    """Rows stored in the lake's event files (Parquet footers only)."""
+    con = duckdb.connect()
+    row = con.execute(
+        "SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata($glob)",
+        {"glob": lake.events_glob},
+    ).fetchone()
+    return int(row[0]) if row else 0

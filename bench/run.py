@@ -1,0 +1,131 @@
+"""tasqlake's benchmark suite (issue 6): every figure next to its same-run baseline.
+
+    .venv/bin/python -m bench.run              # full: 1M drain, 200k/s x 60 s, 10M / 50M lakes
+    .venv/bin/python -m bench.run --quick      # small sizes, a couple of minutes
+    .venv/bin/python -m bench.run --only queries --sizes 5M,10M,50M --data-dir /tmp/tqbench
+
+Lakes are generated once per size (simulator -> decode -> EventColumns -> Lake.commit_parquet
+as ingest-sized files, then ``compact``) under ``--data-dir`` and reused by later runs. Redis is
+always a private redis-server on a free port. Prints a table with medians and ratios; exits 1
+when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from bench import ingest_figures, query_figures
+from bench.datagen import fill_lake
+from bench.figures import Figure, render
+from ingest.compaction import compact
+from schemas.storage import Lake
+
+DEFAULT_DATA_DIR = Path("/tmp/tasqlake-bench")
+
+
+def parse_size(text: str) -> int:
+    text = text.strip().upper()
+    scale = {"K": 1_000, "M": 1_000_000}.get(text[-1:], 1)
+    return int(float(text.rstrip("KM")) * scale)
+
+
+def label(size: int) -> str:
+    return f"{size // 1_000_000}M" if size >= 1_000_000 else f"{size // 1_000}k"
+
+
+def lake_dir(data_dir: Path, size: int) -> Path:
+    return data_dir / f"lake-{label(size).lower()}"
+
+
+def prepare_lake(data_dir: Path, size: int) -> tuple[Lake, dict[str, float]]:
+    """The compacted lake of ``size`` events (generated on first use) and its storage numbers."""
+    root = lake_dir(data_dir, size)
+    marker = root.with_suffix(".json")
+    lake = Lake(root)
+    if not marker.exists():
+        info: dict[str, float] = {}
+        if not lake.exists("events"):
+            started = time.perf_counter()
+            generated = fill_lake(lake.ensure(), size)
+            info["generate_s"] = time.perf_counter() - started
+            info["ingest_files_bytes_per_event"] = generated.bytes / generated.events
+        started = time.perf_counter()
+        compact(lake, timedelta(hours=1), grace=timedelta(0))
+        compact(lake, timedelta(hours=1), grace=timedelta(0))  # deletes the superseded files
+        info["compact_s"] = time.perf_counter() - started
+        marker.write_text(json.dumps(info))
+    info = json.loads(marker.read_text())
+    files = lake.list_files("events")
+    rows = query_figures.count_rows(lake)
+    info["events"] = rows
+    info["bytes_per_event"] = sum(lake.size(f) for f in files) / max(rows, 1)
+    return lake, info
+
+
+def storage_figure(size_label: str, info: dict[str, float]) -> Figure:
+    before = info.get("ingest_files_bytes_per_event")
+    return Figure(
+        f"bytes per stored event after compaction @{size_label}",
+        info["bytes_per_event"],
+        "B",
+        baseline=before,
+        baseline_name="as ingest files" if before else "",
+        limit=22,
+        anchor="zstd ~20, snappy ~33",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (minutes, not hours)")
+    parser.add_argument("--only", choices=("ingest", "queries", "all"), default="all")
+    parser.add_argument("--sizes", help="query lake sizes, e.g. 10M,50M (default: per mode)")
+    parser.add_argument("--snapshot-sizes", help="small,big for the 'now' ratio (default 5M,50M)")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--repeat", type=int, default=None, help="timed runs per query")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    sizes = [parse_size(s) for s in (args.sizes or ("200k,1M" if quick else "10M,50M")).split(",")]
+    small, big = (
+        parse_size(s)
+        for s in (args.snapshot_sizes or ("200k,1M" if quick else "5M,50M")).split(",")
+    )
+    repeat = args.repeat or (3 if quick else 5)
+    figures: list[Figure] = []
+
+    def show(new: list[Figure]) -> None:
+        figures.extend(new)
+        print(render(new), flush=True)
+
+    if args.only in ("ingest", "all"):
+        show(ingest_figures.drain_figures(100_000 if quick else 1_000_000))
+        show([ingest_figures.freshness_figure(5 if quick else 30)])
+        show(ingest_figures.live_figures(200_000, 5 if quick else 60))
+    if args.only in ("queries", "all"):
+        for size in sorted(set(sizes) | {small, big}):
+            lake, info = prepare_lake(args.data_dir, size)
+            if size == max(sizes):
+                show([storage_figure(label(size), info)])
+            if size in sizes:
+                show(query_figures.view_figures(lake, label(size), repeat))
+        costs = {
+            size: query_figures.now_cost(prepare_lake(args.data_dir, size)[0], repeat)
+            for size in (small, big)
+        }
+        show(query_figures.snapshot_figure((label(small), costs[small]), (label(big), costs[big])))
+    print()
+    print(render(figures))
+    missed = [f.name for f in figures if f.ok is False]
+    if missed:
+        print(f"\n{len(missed)} target(s) missed: " + "; ".join(missed), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

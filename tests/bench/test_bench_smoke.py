@@ -1,0 +1,70 @@
+"""Smoke tests of the benchmark's code paths on tiny sizes (no timing is asserted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import query_figures
+from bench.datagen import fill_lake
+from bench.figures import Figure, median_seconds, render
+from bench.ingest_figures import drain_figures, freshness_figure, live_figures
+from bench.run import parse_size, prepare_lake
+from schemas.storage import Lake
+from tasqlake.local_redis import find_redis_server
+
+
+def test_figure_ratio_target_and_table() -> None:
+    higher = Figure(
+        "drain",
+        260_000,
+        "ev/s",
+        190_000,
+        "listen",
+        limit=1.3,
+        compare_ratio=True,
+        higher_is_better=True,
+    )
+    assert higher.ratio == pytest.approx(260 / 190) and higher.ok is True
+    lower = Figure("q", 3.0, "s", 1.0, "bare", limit=1.5, compare_ratio=True)
+    assert lower.ok is False and lower.target == "ratio <= 1.5"
+    plain = Figure("bytes", 21.5, "B", limit=22)
+    assert plain.ok is True and plain.ratio is None
+    table = render([higher, lower, plain])
+    assert "1.37x" in table and "NO" in table and table.count("\n") == 4
+    calls: list[int] = []
+    assert median_seconds(lambda: calls.append(1), repeat=3, warmup=1) >= 0
+    assert len(calls) == 4
+
+
+def test_parse_size() -> None:
+    assert parse_size("200k") == 200_000 and parse_size("1.5M") == 1_500_000
+
+
+def test_datagen_and_query_figures_on_a_tiny_lake(tmp_path: Path) -> None:
+    generated = fill_lake(Lake(tmp_path / "lake-20k").ensure(), 20_000, rate=4.0)
+    assert generated.events == 20_000 and generated.files >= 2
+    lake, info = prepare_lake(tmp_path, 20_000)
+    assert info["events"] == 20_000  # compaction kept every (distinct) event
+    assert 10 < info["bytes_per_event"] < 200
+    figures = query_figures.view_figures(lake, "20k", repeat=1)
+    assert {f.name.split(" @")[0] for f in figures} == {
+        "queue_stats",
+        "worker_stats",
+        "retry_rates",
+        "queue_depth",
+    }
+    assert all(f.value > 0 and f.baseline and f.baseline > 0 for f in figures)
+    cost = query_figures.now_cost(lake, repeat=1)
+    assert cost.seconds > 0 and cost.full_replay_seconds > 0
+
+
+@pytest.mark.skipif(find_redis_server() is None, reason="needs redis-server")
+def test_ingest_figures_on_tiny_sizes() -> None:
+    drain, rss = drain_figures(2_000)
+    assert "stored 2,000/2,000" in drain.note and drain.baseline and rss.value > 0
+    lost, omem = live_figures(20_000, 0.5)
+    assert lost.value == 0 and omem.value >= 0
+    fresh = freshness_figure(1.0, rate=200)
+    assert "0 never seen" in fresh.note and 0 < fresh.value < 10
