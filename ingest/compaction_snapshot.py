@@ -291,3 +291,49 @@ def fast_queue_stats(
         "t": as_of,
     }
     return con.sql(fast_queue_stats_sql(), params=params)
+
+
+def snapshot_boundary(cutoff: datetime) -> datetime:
+    """The latest hour boundary at or before ``cutoff``: every partition before it is closed."""
+    return cutoff.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def list_snapshots(lake: Lake) -> list[Snapshot]:
+    """Snapshots of the lake, oldest first (those with an unreadable manifest are skipped)."""
+    found = []
+    for name in lake.list_dirs(SNAPSHOT_ROOT):
+        rel = f"{SNAPSHOT_ROOT}/{name}/snapshot.json"
+        if not lake.exists(rel):
+            continue  # being written, or interrupted before its manifest: not a snapshot
+        try:
+            meta = json.loads(lake.path(rel).read_bytes())
+            found.append(
+                Snapshot(
+                    datetime.fromisoformat(meta["boundary"]),
+                    timedelta(seconds=meta["margin_s"]),
+                    f"{SNAPSHOT_ROOT}/{name}",
+                    tuple(meta["sources"]),
+                )
+            )
+        except (OSError, ValueError, KeyError):
+            continue
+    return sorted(found, key=lambda s: s.boundary)
+
+
+def refresh_snapshot(
+    lake: Lake,
+    con: duckdb.DuckDBPyConnection,
+    cutoff: datetime,
+    margin: timedelta = DEFAULT_MARGIN,
+    keep: int = 2,
+) -> Snapshot | None:
+    """Build the snapshot at the boundary of ``cutoff`` unless a current one exists; keep the
+    ``keep`` latest snapshots and delete older ones. Returns the snapshot built, if any."""
+    boundary = snapshot_boundary(cutoff)
+    existing = [s for s in list_snapshots(lake) if s.boundary == boundary]
+    built = None
+    if not existing or not is_current(lake, existing[0]):
+        built = build_snapshot(lake, con, boundary, margin)
+    for old in list_snapshots(lake)[:-keep]:
+        lake.delete_tree(old.directory)
+    return built
