@@ -29,6 +29,8 @@ from schemas.stored import EVENT_SCHEMA, QUARANTINE_SCHEMA
 from schemas.wire import WirePayload
 
 HOUR_US = 3_600_000_000
+#: Fast-path rows turned into Arrow at a time.
+CHUNK_ROWS = 16_384
 _MIN_TS_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z
 _MAX_FUTURE_US = constants.MAX_FUTURE_SKEW_S * 1_000_000
 _DECODE = msgspec.msgpack.Decoder(WirePayload).decode
@@ -68,9 +70,11 @@ class BatchBuilder:
         self._runs: list[tuple[int, int, str]] = []  # (count, received_us, channel)
         self._slow: list[tuple[bytes, int, str]] = []
         self._rejected = QuarantineColumns()
+        self._tables: list[pa.Table] = []  # fast rows already built, chunk by chunk
+        self._built_rows = 0
 
     def __len__(self) -> int:
-        return len(self._raws) + len(self._slow) + len(self._rejected)
+        return self._built_rows + len(self._raws) + len(self._slow) + len(self._rejected)
 
     def reject(self, raw: bytes, error: PayloadError, received_us: int, channel: str) -> None:
         """Quarantine a payload that failed before decoding (e.g. a line that is not JSON)."""
@@ -109,21 +113,30 @@ class BatchBuilder:
             self._structs.extend(structs)
             self._raws.extend(raws)
             self._runs.append((len(structs), received_us, channel))
+            if len(self._structs) >= CHUNK_ROWS:
+                self._build_chunk()
+
+    def _build_chunk(self) -> None:
+        """Turn the structs held so far into an Arrow table (bounds memory, spreads work)."""
+        if not self._structs:
+            return
+        try:
+            table, rejected = self._build_fast()
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+            table, rejected = None, list(range(len(self._raws)))
+        self._slow.extend(self._rows_of(rejected))
+        if table is not None and table.num_rows:
+            self._tables.append(table)
+            self._built_rows += table.num_rows
+        self._structs, self._raws, self._runs = [], [], []
 
     def build(self) -> BuiltBatch:
         """Tables of everything added; the builder is then empty again."""
-        slow = self._slow
-        fast_table = None
-        if self._structs:
-            try:
-                fast_table, rejected = self._build_fast()
-            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
-                fast_table, rejected = None, list(range(len(self._raws)))
-            slow = self._rows_of(rejected) + slow
-        events, quarantine = self._build_canonical(slow)
-        self._structs, self._raws, self._runs, self._slow = [], [], [], []
+        self._build_chunk()
+        events, quarantine = self._build_canonical(self._slow)
+        tables = self._tables + ([events.to_table()] if len(events) else [])
+        self._tables, self._built_rows, self._slow = [], 0, []
         self._rejected = QuarantineColumns()
-        tables = [t for t in (fast_table, events.to_table() if len(events) else None) if t]
         stored = sum(t.num_rows for t in tables)
         event_parts = split_by_hour(pa.concat_tables(tables), "timestamp") if tables else []
         quarantine_parts = (

@@ -47,9 +47,10 @@ class StatusLine:
     _last_time: float = field(default_factory=time.monotonic)
 
     def render(self) -> str:
+        """The status since the previous call (the first call: since this object was made)."""
         now = time.monotonic()
         snap = self.counters.snapshot()
-        elapsed = max(now - self._last_time, 1e-9)
+        elapsed = max(now - self._last_time, 1e-3)
         rate = (snap["stored"] + snap["quarantined"] - self._last_stored) / elapsed
         self._last_stored, self._last_time = snap["stored"] + snap["quarantined"], now
         pending = snap["received"] + snap["recovered"] - snap["stored"] - snap["quarantined"]

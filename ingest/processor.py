@@ -86,9 +86,11 @@ class Processor:
         intent = self.state.intent()
         if intent is not None and intent.start == self.committed and intent.end > intent.start:
             log.info("replaying interrupted batch [%d, %d) of the WAL", intent.start, intent.end)
-            self._process_available(stop_at=intent.end)
+            while self._batch_end < intent.end and self._process_available(stop_at=intent.end):
+                pass
             self.commit()
-        self._process_available()
+        while self._process_available():
+            pass
         self.commit()
         self.retire(everything=True)
         self.reader.close()
@@ -116,6 +118,7 @@ class Processor:
 
     # --- batching --------------------------------------------------------------------------
     def _process_available(self, stop_at: int | None = None) -> bool:
+        """Take the records on disk now (a bounded amount); False when there were none."""
         progressed = False
         for record in self.reader.read_available():
             progressed = True

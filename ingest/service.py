@@ -107,6 +107,7 @@ class IngestService:
         except BaseException:
             self._shut_down(writer, syncer, runner, state, receiver)
             raise
+        overall = StatusLine(self.counters)
         thread = threading.Thread(target=receiver.run, name="tasqlake-receiver", daemon=True)
         thread.start()
         log.info("ingester %s started: lake %s, WAL %s", self.ingester_id, lake.root, wal_dir)
@@ -114,7 +115,7 @@ class IngestService:
         receiver.stop()
         thread.join()
         self._shut_down(writer, syncer, runner, state, receiver)
-        log.info("ingester %s stopped: %s", self.ingester_id, StatusLine(self.counters).render())
+        log.info("ingester %s stopped: %s", self.ingester_id, overall.render())
         if receiver.error is not None:
             raise receiver.error
         return 0
