@@ -15,7 +15,18 @@
 --   orphaned                running tasks whose worker was lost (see orphaned_tasks)
 --   oldest_pending_age_s    seconds from the oldest pending task's (re)enqueue to T
 CREATE OR REPLACE VIEW queue_stats AS
-WITH per_queue AS (
+WITH lost_starts AS (  -- task_started events on lost worker sessions (few): orphans' starts
+    SELECT DISTINCT e.task_id, e."timestamp"
+    FROM event_log AS e
+    JOIN worker_session_spans AS s
+      ON e.worker_id = s.worker_id
+     AND e."timestamp" >= s.covers_from
+     AND e."timestamp" < s.covers_until
+    WHERE e.event_type = 'task_started'
+      AND e.task_id IS NOT NULL
+      AND s.end_reason = 'lost'
+),
+per_queue AS (
     SELECT
         t.queue,
         count(*) FILTER (WHERE t.state = 'pending') AS depth,
@@ -30,14 +41,13 @@ WITH per_queue AS (
         ) / 5.0 AS throughput_per_minute,
         CAST(sum(t.retries) AS BIGINT) AS retried_total,
         count(*) FILTER (WHERE t.state = 'cancelled') AS cancelled_total,
-        count(*) FILTER (WHERE s.end_reason = 'lost') AS orphaned,
+        count(l.task_id) AS orphaned,
         min(t.pending_since) AS oldest_pending_since
     FROM task_state AS t
-    LEFT JOIN worker_session_spans AS s  -- the session each running task runs on (orphans)
-      ON s.worker_id = t.worker_id
+    LEFT JOIN lost_starts AS l  -- a running task whose latest start was on a lost session
+      ON l.task_id = t.task_id
+     AND l."timestamp" = t.last_started_at
      AND t.state = 'running'
-     AND t.last_started_at >= s.covers_from
-     AND t.last_started_at < s.covers_until
     GROUP BY t.queue
 )
 SELECT

@@ -22,7 +22,8 @@
 --   last_started_at   start of the latest attempt (running tasks)
 --   pending_since     for pending tasks: the (re)enqueue that made it pending
 --   finished_at       timestamp of the deciding terminal event
---   completed_duration_ms  duration_ms of task_completed (completed tasks)
+--   completed_duration_ms  duration_ms of task_completed (completed tasks; the largest if
+--                     several distinct completions were stored)
 --   last_error        error of the latest failed or reenqueued attempt
 --   last_traceback    traceback of that event (task_failed only)
 --   worker_id         worker of the causally latest non-enqueue event (ties: arbitrary)
@@ -50,8 +51,11 @@ per_task AS (
         min(queue) AS queue,
         max(causal_key) AS top_key,
         max(progress_key) AS progress,
-        arg_max("timestamp", progress_key) AS progress_at,
-        arg_max_null(duration_ms, causal_key) AS top_duration_ms,
+        arg_max("timestamp", progress_key)
+            FILTER (WHERE event_type IN ('task_enqueued', 'task_reenqueued')) AS waiting_since,
+        arg_max("timestamp", progress_key) FILTER (WHERE event_type = 'task_started')
+            AS latest_start_at,
+        max(duration_ms) FILTER (WHERE event_type = 'task_completed') AS completed_duration,
         min("timestamp") AS first_seen_at,
         min("timestamp") FILTER (WHERE event_type = 'task_enqueued') AS enqueued_at,
         min("timestamp") FILTER (WHERE event_type = 'task_started') AS first_started_at,
@@ -93,12 +97,12 @@ SELECT
     first_seen_at,
     enqueued_at,
     first_started_at,
-    CASE WHEN progress_phase = 1 THEN progress_at END AS last_started_at,
-    CASE WHEN state = 'pending' THEN progress_at END AS pending_since,
+    CASE WHEN progress_phase = 1 THEN latest_start_at END AS last_started_at,
+    CASE WHEN state = 'pending' THEN waiting_since END AS pending_since,
     CASE WHEN top_key >= 2305843009213693952 THEN
         make_timestamptz((4611686018427387904 - top_key + 3) // 4)
     END AS finished_at,
-    CASE WHEN state = 'completed' THEN top_duration_ms END AS completed_duration_ms,
+    CASE WHEN state = 'completed' THEN completed_duration END AS completed_duration_ms,
     last_error,
     last_traceback,
     worker_id

@@ -68,6 +68,13 @@ def check_all(con: duckdb.DuckDBPyConnection, distinct: list[dict[str, Any]], at
             oracle.throughput_series(distinct, at, width),
             ("queue", "task_name", "bucket_start"),
         )
+    last_buckets = fetch(
+        con,
+        "SELECT queue, depth, processing FROM queue_depth "
+        "QUALIFY bucket_start = max(bucket_start) OVER (PARTITION BY queue)",
+    )
+    stats = fetch(con, "SELECT queue, depth, processing FROM queue_stats")
+    assert sorted(last_buckets, key=str) == sorted(stats, key=str)
     ids = {row[0] for row in con.execute("SELECT event_id FROM events").fetchall()}
     (count,) = con.execute("SELECT count(*) FROM events").fetchone() or (0,)
     expected = {queries_event_id(e) for e in distinct if e["timestamp"] <= at}
@@ -110,3 +117,29 @@ def test_every_view_equals_the_oracle(
             for fraction in instants:
                 at = history.start - timedelta(seconds=2) + span * fraction
                 check_all(con, distinct, at)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1), n_tasks=st.integers(1, 40), n_workers=st.integers(1, 4))
+def test_counts_are_conserved_for_complete_histories(
+    seed: int, n_tasks: int, n_workers: int
+) -> None:
+    """enqueued = pending + running + completed + failed + cancelled, per queue."""
+    history = generate(seed, n_tasks, n_workers)
+    stored, _ = imperfect(history, seed, drop=0.0, duplicate=0.1)
+    with tempfile.TemporaryDirectory() as root:
+        lake = Lake(root).ensure()
+        store(lake, stored, 2)
+        with queries.connect(lake, as_of=history.end + timedelta(minutes=1)) as con:
+            rows = fetch(
+                con,
+                """
+                SELECT q.depth + q.processing + q.completed_total + q.failed_total
+                       + q.cancelled_total AS accounted, e.enqueued
+                FROM queue_stats AS q
+                JOIN (SELECT queue, count(*) AS enqueued FROM events
+                      WHERE event_type = 'task_enqueued' GROUP BY queue) AS e USING (queue)
+                """,
+            )
+    assert len(rows) == len({e["queue"] for e in history.events if "queue" in e})
+    assert all(r["accounted"] == r["enqueued"] for r in rows)
