@@ -123,8 +123,10 @@ class Processor:
         for record in self.reader.read_available():
             progressed = True
             self._take(record)
-            if stop_at is not None and record.end >= stop_at:
-                return True
+            if stop_at is not None:  # replaying a batch: its bounds are fixed
+                if record.end >= stop_at:
+                    return True
+                continue
             if len(self.events) >= self.config.max_batch_events:
                 self.commit()
         return progressed

@@ -70,7 +70,7 @@ def main() -> None:
     env = {**os.environ}
     ingester = subprocess.Popen(
         [TASQLAKE, "ingest", "--channel", channel, "--lake", str(lake), "--status-interval", "0.5"],
-        stderr=open(log, "wb"),
+        stderr=open(log, "wb"),  # noqa: SIM115 - lives as long as the subprocess
         env=env,
     )
     client = redis.Redis()

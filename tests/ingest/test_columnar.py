@@ -1,0 +1,109 @@
+"""The fast columnar path must mean exactly what the canonical decoder means."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+import pyarrow as pa
+from conftest import simulated_payloads
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ingest.columnar import BatchBuilder
+from schemas.batch import EventColumns, QuarantineColumns
+from schemas.decode import decode
+from schemas.errors import PayloadError
+
+REAL = simulated_payloads(seed=31, duration=2)
+NOW_US = time.time_ns() // 1000
+
+
+def canonical(payloads: list[bytes]) -> tuple[pa.Table, list[tuple[bytes, str]]]:
+    events, quarantine = EventColumns(), QuarantineColumns()
+    for raw in payloads:
+        try:
+            events.append(raw, decode(raw, NOW_US), NOW_US, "c", "i")
+        except PayloadError as error:
+            quarantine.append(raw, error.reason, error.detail, NOW_US, "c", "i")
+    rejected = quarantine.to_table().select(["raw", "reason"]).to_pylist()
+    return events.to_table(), sorted((r["raw"], r["reason"]) for r in rejected)
+
+
+def fast(payloads: list[bytes]) -> tuple[pa.Table, list[tuple[bytes, str]]]:
+    builder = BatchBuilder("i")
+    for start in range(0, len(payloads), 7):  # several socket reads
+        builder.add(payloads[start : start + 7], NOW_US, "c")
+    built = builder.build()
+    events = [t for _, t in built.events]
+    table = pa.concat_tables(events) if events else EventColumns().to_table()
+    rejected = [r for _, t in built.quarantine for r in t.select(["raw", "reason"]).to_pylist()]
+    return table, sorted((r["raw"], r["reason"]) for r in rejected)
+
+
+def same(payloads: list[bytes]) -> None:
+    want_events, want_rejected = canonical(payloads)
+    got_events, got_rejected = fast(payloads)
+    assert got_rejected == want_rejected
+    key = [("event_id", "ascending")]
+    assert got_events.sort_by(key).to_pylist() == want_events.sort_by(key).to_pylist()
+
+
+def test_real_payloads_build_the_same_rows_as_the_canonical_decoder() -> None:
+    same(REAL)
+
+
+_values = st.one_of(
+    st.none(),
+    st.integers(min_value=-(2**64), max_value=2**64 - 1),
+    st.text(max_size=8),
+    st.floats(allow_nan=False),
+    st.lists(st.text(max_size=4), max_size=3),
+    st.booleans(),
+    st.sampled_from(
+        [
+            "2026-11-29T17:19:39+00:00",
+            "1999-12-31T23:59:59Z",
+            "9999-01-01T00:00:00",
+            "2026-11-29T17:19:39.5+05:30",
+            "not a time",
+        ]
+    ),
+)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    """A real payload with keys changed, dropped or added, or its bytes damaged."""
+    raw = draw(st.sampled_from(REAL))
+    if draw(st.booleans()):
+        data = bytearray(raw)
+        for _ in range(draw(st.integers(1, 4))):
+            data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+        return bytes(data[: draw(st.integers(0, len(data)))])
+    obj = msgspec.msgpack.decode(raw)
+    for _ in range(draw(st.integers(1, 3))):
+        key = draw(st.sampled_from([*obj.keys(), "extra_key", "event_type", "timestamp"]))
+        if draw(st.booleans()) and key in obj:
+            del obj[key]
+        else:
+            obj[key] = draw(_values)
+    return msgspec.msgpack.encode(obj)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(mutated(), min_size=1, max_size=12), st.lists(st.sampled_from(REAL), max_size=5))
+def test_mutated_payloads_are_judged_exactly_like_the_canonical_decoder(
+    bad: list[bytes], good: list[bytes]
+) -> None:
+    same([*good, *bad])
+
+
+def test_conservation_over_a_large_mixed_batch() -> None:
+    junk = [b"", b"\x90", b"\xc1", REAL[0][:-3], b"x" * (1024 * 1024 + 1)]
+    payloads = REAL * 3 + junk
+    builder = BatchBuilder("i")
+    builder.add(payloads, NOW_US, "c")
+    built = builder.build()
+    assert built.stored + built.quarantined == len(payloads)
+    assert built.quarantined == len(junk)
