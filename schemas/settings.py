@@ -34,6 +34,8 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "ingester_id": ("TASQLAKE_INGESTER_ID",),
     "log_format": ("TASQLAKE_LOG_FORMAT",),
     "redact": ("TASQLAKE_REDACT",),
+    "health_check_interval": ("TASQLAKE_HEALTH_CHECK_INTERVAL",),
+    "reconnect_max_delay": ("TASQLAKE_RECONNECT_MAX_DELAY",),
 }
 
 
@@ -108,6 +110,8 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "ingester_id": _optional_text,
     "log_format": _log_format,
     "redact": _redact,
+    "health_check_interval": _positive_float,
+    "reconnect_max_delay": _positive_float,
 }
 
 
@@ -125,6 +129,8 @@ _FILE_TYPES: dict[str, tuple[type, ...]] = {
     "ingester_id": (str,),
     "log_format": (str,),
     "redact": (str,),
+    "health_check_interval": (int, float),
+    "reconnect_max_delay": (int, float),
 }
 _TYPE_NAMES = {str: "a string", list: "a list", int: "an integer", float: "a number"}
 
