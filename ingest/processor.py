@@ -19,14 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
+import pyarrow as pa
 
 from ingest import committer
-from ingest.columnar import BatchBuilder
+from ingest.columnar import BatchBuilder, BuiltBatch
 from ingest.counters import Counters
 from ingest.gaps import Gap, GapColumns
 from ingest.wal_format import GAP, MESSAGES, Record, segment_name
 from ingest.wal_reader import WalReader, list_segments
 from ingest.wal_state import Intent, WalState
+from schemas.batch import Partition
 from schemas.errors import StorageError
 from schemas.storage import Lake
 
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 
 _FRAME = msgspec.msgpack.Decoder(list[tuple[str, list[bytes]]])
 _IDLE_SLEEP_S = 0.01
+_MAX_RETRY_DELAY_S = 30.0
+_GIVE_UP_AFTER_WHEN_STOPPING = 3
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class Processor:
         self._batch_end = committed
         self._batch_opened: float | None = None
         self.last_received_us: int | None = None
+        self._stopping: Callable[[], bool] = lambda: True  # recovery: do not wait forever
 
     @staticmethod
     def wal_path(config: ProcessorConfig) -> Path:
@@ -103,6 +108,7 @@ class Processor:
 
     def run(self, stopping: Callable[[], bool], alive: Callable[[], bool] = lambda: True) -> None:
         """Tail the WAL until ``stopping()`` and everything written is committed."""
+        self._stopping = stopping
         while alive():
             final = stopping()  # read before draining: nothing is written after it turns true
             progressed = self._process_available()
@@ -155,20 +161,32 @@ class Processor:
 
     # --- committing ------------------------------------------------------------------------
     def commit(self) -> None:
-        """Commit the open batch (if any) and advance the checkpoint."""
+        """Commit the open batch (if any) and advance the checkpoint.
+
+        A lake that cannot be written (disk full, permissions) is retried with backoff while
+        the WAL keeps growing; only when the service is stopping does it give up (the WAL
+        keeps the batch for the next start).
+        """
         start, end = self.committed, self._batch_end
         if end == start:
             return
         built = self.events.build()
         gap_parts = self.gaps.to_partitions()
-        self.state.set_intent(Intent(start, end))
-        name = self.config.ingester_id
-        results = [
-            committer.commit_tables(self.lake, committer.EVENTS, built.events, name, start),
-            committer.commit_tables(self.lake, committer.QUARANTINE, built.quarantine, name, start),
-            committer.commit_tables(self.lake, committer.GAPS, gap_parts, name, start),
-        ]
-        self.state.set_committed(end)
+        delay, failures = 0.5, 0
+        while True:
+            try:
+                results = self._write(start, end, built, gap_parts)
+                break
+            except StorageError as error:
+                failures += 1
+                if self._stopping() and failures > _GIVE_UP_AFTER_WHEN_STOPPING:
+                    raise
+                if failures == 1:
+                    log.error("cannot commit to the lake, retrying until it works: %s", error)
+                time.sleep(delay)
+                delay = min(delay * 2, _MAX_RETRY_DELAY_S)
+        if failures:
+            log.info("committing to the lake works again after %d failed attempts", failures)
         self.committed = end
         self._batch_opened = None
         self.counters.add("stored", built.stored)
@@ -177,6 +195,19 @@ class Processor:
         self.counters.add("files", sum(r.files for r in results))
         self.counters.add("lake_bytes", sum(r.bytes for r in results))
         self.retire()
+
+    def _write(
+        self, start: int, end: int, built: BuiltBatch, gap_parts: list[tuple[Partition, pa.Table]]
+    ) -> list[committer.CommitResult]:
+        self.state.set_intent(Intent(start, end))
+        name = self.config.ingester_id
+        results = [
+            committer.commit_tables(self.lake, committer.EVENTS, built.events, name, start),
+            committer.commit_tables(self.lake, committer.QUARANTINE, built.quarantine, name, start),
+            committer.commit_tables(self.lake, committer.GAPS, gap_parts, name, start),
+        ]
+        self.state.set_committed(end)
+        return results
 
     def retire(self, everything: bool = False) -> None:
         """Delete segments whose records are all committed (the newest one only if asked)."""
