@@ -54,6 +54,10 @@ class ProcessRegistry:
         self._procs.append(proc)
         return proc
 
+    def pids(self) -> list[int]:
+        """Pids of the children started so far (each is also its process group's id)."""
+        return [p.pid for p in self._procs]
+
     @staticmethod
     def signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         if proc.poll() is not None:
@@ -82,6 +86,33 @@ class ProcessRegistry:
             fh.close()
         self._procs.clear()
         self._logs.clear()
+
+
+def processes_in_groups(pgids: list[int] | set[int]) -> list[str]:
+    """Live (non-zombie) processes whose process group is one of ``pgids``, as
+    ``"pid state cmdline"`` lines: what a run would have left behind. Linux /proc only."""
+    wanted, found = set(pgids), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp in wanted and state != "Z":
+            found.append(f"{entry.name} {state} {cmdline.strip()}")
+    return found
+
+
+def left_behind(pgids: list[int] | set[int], grace_s: float = 3.0) -> list[str]:
+    """:func:`processes_in_groups`, after giving SIGKILLed processes ``grace_s`` to vanish."""
+    deadline = time.monotonic() + grace_s
+    while (found := processes_in_groups(pgids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
 
 
 def free_port() -> int:

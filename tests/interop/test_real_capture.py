@@ -19,6 +19,7 @@ import pytest
 pytest.importorskip("asynctasq", reason="asynctasq (==1.7.0, dev extra) is not installed")
 
 from .capture import read_stream
+from .conftest import LiveRun
 from .event_rules import (
     TASK_EVENTS,
     TASK_KEYS,
@@ -28,7 +29,7 @@ from .event_rules import (
     driver_numbers_from_events,
     global_from_events,
 )
-from .scenario import ScenarioResult, run_scenario
+from .scenario import ScenarioResult
 
 pytestmark = pytest.mark.interop
 DATA = Path(__file__).resolve().parent.parent / "data" / "real"
@@ -40,8 +41,9 @@ def _decode(payloads: list[bytes]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Captured:
-    result: ScenarioResult = run_scenario(workdir=tmp_path_factory.mktemp("interop"))
+def live(live_run: LiveRun) -> Captured:
+    """The session's one live run (conftest.py; tasqlake ingest subscribed alongside)."""
+    result: ScenarioResult = live_run.result
     return _decode(result.payloads), result.truth, result.driver_stats
 
 
