@@ -52,8 +52,11 @@ from ingest.compaction_manifest import (
     Manifest,
     Superseded,
     load_manifests,
+    load_manifests_only,
+    superseded_paths,
     write_manifest,
 )
+from ingest.compaction_snapshot import follow_compaction
 from ingest.retention import partition_end
 from schemas import constants
 from schemas.errors import StorageError
@@ -104,8 +107,10 @@ def generation_of(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def superseded_paths(manifests: Iterable[Manifest]) -> frozenset[str]:
-    return frozenset(p for m in manifests for p in m.superseded_paths)
+def live_files(lake: Lake, directory: str = constants.EVENTS_DIR) -> list[str]:
+    """Parquet files under ``directory`` that no compaction manifest lists as superseded."""
+    dead = superseded_paths(load_manifests_only(lake))
+    return [f for f in lake.list_files(directory) if f not in dead]
 
 
 def plan(
@@ -125,10 +130,6 @@ def plan(
         known = [g for g in generations if g is not None]
         plans.append(PartitionPlan(partition, live, max(known, default=0) + 1))
     return plans
-
-
-def load_manifests_only(lake: Lake) -> list[Manifest]:
-    return [m for _, m in load_manifests(lake)]
 
 
 def compact(
@@ -215,10 +216,9 @@ def compact_partition(
         ) from None
     if not outputs:  # every input was empty: nothing to write, nothing to supersede
         return 0
-    write_manifest(
-        lake,
-        Manifest(item.partition, tuple(outputs), tuple(sizes), now, rows_in, rows_out),
-    )
+    manifest = Manifest(item.partition, tuple(outputs), tuple(sizes), now, rows_in, rows_out)
+    write_manifest(lake, manifest)
+    follow_compaction(lake, manifest)
     report.partitions.append(item.partition)
     report.files_in += len(item.live)
     report.rows_in += rows_in

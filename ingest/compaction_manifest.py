@@ -13,6 +13,7 @@ until ``superseded_at + grace``; a later run deletes it, then the manifest.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -101,3 +102,12 @@ def write_manifest(lake: Lake, manifest: Manifest) -> str:
     rel = manifest_path(manifest.partition, manifest.outputs[0])
     lake.commit_bytes(rel, manifest.to_json())
     return rel
+
+
+def load_manifests_only(lake: Lake) -> list[Manifest]:
+    return [m for _, m in load_manifests(lake)]
+
+
+def superseded_paths(manifests: Iterable[Manifest]) -> frozenset[str]:
+    """Every file some manifest lists as superseded (not live any more)."""
+    return frozenset(p for m in manifests for p in m.superseded_paths)

@@ -26,14 +26,16 @@ snapshot stale (its file list differs): rebuild it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from ingest.compaction_manifest import Manifest, load_manifests_only, superseded_paths
 from schemas import constants
 from schemas.errors import StorageError
 from schemas.storage import Lake
+from schemas.stored import EVENT_SCHEMA
 
 DEFAULT_MARGIN = timedelta(minutes=10)
 MIN_MARGIN = timedelta(minutes=5)
@@ -200,12 +202,16 @@ class Snapshot:
 
 
 def partitions_before(lake: Lake, boundary: datetime) -> list[str]:
-    """Event files of every partition whose hour starts before ``boundary``."""
-    files = []
+    """Live event files (superseded ones excluded) of the partitions starting before
+    ``boundary``. Deleting superseded files after their grace period leaves this unchanged;
+    a late file, or its compaction, changes it."""
+    dead = superseded_paths(load_manifests_only(lake))
+    files: list[str] = []
     for date, hour in lake.iter_partitions(constants.EVENTS_DIR):
         start = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(hours=hour)
         if start < boundary:
-            files.extend(lake.list_files(f"{constants.EVENTS_DIR}/date={date}/hour={hour:02d}"))
+            partition = f"{constants.EVENTS_DIR}/date={date}/hour={hour:02d}"
+            files.extend(f for f in lake.list_files(partition) if f not in dead)
     return files
 
 
@@ -214,10 +220,14 @@ def build_snapshot(
     con: duckdb.DuckDBPyConnection,
     boundary: datetime,
     margin: timedelta = DEFAULT_MARGIN,
+    base: Snapshot | None = None,
 ) -> Snapshot:
-    """Write the snapshot at ``boundary`` (an hour boundary) by one replay of the files before it.
+    """Write the snapshot at ``boundary`` (an hour boundary).
 
-    ``con`` must have the ``causal_key``/``causal_state`` macros (``queries.connect`` does).
+    With a current ``base`` snapshot at an earlier boundary, only the partitions between the two
+    boundaries are replayed and merged into it (incremental); otherwise every file before the
+    boundary is. ``con`` must have the ``causal_key``/``causal_state`` macros
+    (``queries.connect`` does).
     """
     if margin < MIN_MARGIN:
         raise StorageError(
@@ -226,51 +236,104 @@ def build_snapshot(
         )
     if boundary.minute or boundary.second or boundary.microsecond:
         raise StorageError(f"snapshot boundary {boundary.isoformat()} is not an hour boundary")
+    if base is not None and (base.boundary >= boundary or not is_current(lake, base)):
+        base = None
     sources = partitions_before(lake, boundary)
+    replay = sources
+    if base is not None:
+        done = set(base.sources)
+        replay = [f for f in sources if f not in done]
     directory = f"{SNAPSHOT_ROOT}/b={boundary.strftime('%Y-%m-%dT%H')}"
-    src = "read_parquet($files, union_by_name = true, hive_partitioning = false)"
-    decoded = DECODE.format(src=PARTIALS.format(src=src))
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("_snapshot_no_events", EVENT_SCHEMA.empty_table())
+    events = (
+        "read_parquet($files, union_by_name = true, hive_partitioning = false)"
+        if replay
+        else "_snapshot_no_events"
+    )
+    partials = PARTIALS.format(src=events)
+    if base is not None:
+        partials = f"{partials} UNION ALL BY NAME SELECT * FROM read_parquet($base_open)"
+    merged = MERGE_PARTIALS.format(src=partials)
+    decoded = DECODE.format(src=f"SELECT * FROM ({merged})")
     settled_if = "finished_at IS NOT NULL AND finished_at <= $settle"
-    params = {"files": [lake.uri(f) for f in sources], "settle": boundary - margin}
+    open_sql = (
+        f"SELECT m.* FROM ({merged}) AS m JOIN ({decoded}) AS d USING (task_id) "
+        f"WHERE NOT (d.{settled_if.replace(' AND ', ' AND d.')})"
+    )
+    counters = QUEUE_COUNTERS.format(
+        src=f"SELECT * FROM ({decoded}) WHERE {settled_if}", t="$settle"
+    )
+    # Settled tasks finished at or before B - margin <= T - 5 min: never in the window.
+    newly_settled = f"SELECT * REPLACE (0 AS completed_5min) FROM ({counters})"
+    if base is not None:
+        newly_settled = f"""
+            SELECT queue, sum(depth) AS depth, sum(processing) AS processing,
+                sum(completed_total) AS completed_total, sum(failed_total) AS failed_total,
+                sum(cancelled_total) AS cancelled_total, sum(duration_sum) AS duration_sum,
+                sum(duration_count) AS duration_count, sum(retried_total) AS retried_total,
+                sum(completed_5min) AS completed_5min,
+                min(oldest_pending_since) AS oldest_pending_since
+            FROM ({newly_settled} UNION ALL BY NAME SELECT * FROM read_parquet($base_settled))
+            GROUP BY queue"""
+    params: dict[str, object] = {"settle": boundary - margin}
+    if replay:
+        params["files"] = [lake.uri(f) for f in replay]
+    if base is not None:
+        params["base_open"] = lake.uri(base.open_tasks)
+        params["base_settled"] = lake.uri(base.settled_queues)
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        if sources:
-            partials = PARTIALS.format(src=src)
-            open_sql = (
-                f"SELECT p.* FROM ({partials}) AS p JOIN ({decoded}) AS d USING (task_id) "
-                f"WHERE NOT (d.{settled_if.replace(' AND ', ' AND d.')})"
-            )
-            open_tasks = con.sql(open_sql, params=params).to_arrow_table()
-            counters = QUEUE_COUNTERS.format(
-                src=f"SELECT * FROM ({decoded}) WHERE {settled_if}", t="$settle"
-            )
-            # Settled tasks finished at or before B - margin <= T - 5 min: never in the window.
-            settled_sql = f"SELECT * REPLACE (0 AS completed_5min) FROM ({counters})"
-            settled = con.sql(settled_sql, params=params).to_arrow_table()
-        else:
-            empty = "SELECT * FROM (VALUES (1)) WHERE false"
-            open_tasks = con.sql(empty).to_arrow_table()
-            settled = open_tasks
+        open_tasks = con.sql(open_sql, params=_used(open_sql, params)).to_arrow_table()
+        settled = con.sql(newly_settled, params=_used(newly_settled, params)).to_arrow_table()
     except duckdb.Error as error:
         raise StorageError(
             f"cannot build the snapshot at {boundary.isoformat()} in {lake.path(directory)}: "
-            f"{str(error).splitlines()[0]}; rerun 'tasqlake compact'"
+            f"{str(error).splitlines()[0]}; rerun 'tasqlake compact --snapshot'"
         ) from None
     snapshot = Snapshot(boundary, margin, directory, tuple(sources))
     lake.commit_parquet(snapshot.open_tasks, open_tasks)
     lake.commit_parquet(snapshot.settled_queues, settled)
-    meta = {
-        "boundary": boundary.isoformat(),
-        "margin_s": margin.total_seconds(),
-        "sources": sources,
-    }
-    lake.commit_bytes(f"{directory}/snapshot.json", json.dumps(meta).encode())
+    _write_meta(
+        lake,
+        snapshot,
+        {
+            "incremental_from": base.boundary.isoformat() if base is not None else None,
+            "replayed_files": len(replay),
+        },
+    )
     return snapshot
+
+
+def _used(sql: str, params: dict[str, object]) -> dict[str, object]:
+    """The parameters ``sql`` refers to (DuckDB refuses unused named parameters)."""
+    return {k: v for k, v in params.items() if f"${k}" in sql}
+
+
+def _write_meta(lake: Lake, snapshot: Snapshot, extra: dict[str, object]) -> None:
+    meta = {
+        "boundary": snapshot.boundary.isoformat(),
+        "margin_s": snapshot.margin.total_seconds(),
+        "sources": list(snapshot.sources),
+        **extra,
+    }
+    lake.commit_bytes(f"{snapshot.directory}/snapshot.json", json.dumps(meta).encode())
+
+
+def follow_compaction(lake: Lake, manifest: Manifest) -> None:
+    """Compaction replaced ``manifest``'s inputs by its outputs, holding the same events: a
+    snapshot built from all of those inputs now names the outputs, so it stays current. (If the
+    compaction also merged a file the snapshot did not see, the snapshot is left stale.)"""
+    inputs = manifest.superseded_paths
+    for snapshot in list_snapshots(lake):
+        sources = set(snapshot.sources)
+        if inputs <= sources:
+            moved = tuple(sorted((sources - inputs) | set(manifest.outputs)))
+            _write_meta(lake, replace(snapshot, sources=moved), {"followed": manifest.outputs})
 
 
 def is_current(lake: Lake, snapshot: Snapshot) -> bool:
     """True while no file was added to (or removed from) the partitions before the boundary."""
-    return tuple(partitions_before(lake, snapshot.boundary)) == snapshot.sources
+    return set(partitions_before(lake, snapshot.boundary)) == set(snapshot.sources)
 
 
 def fast_queue_stats(
@@ -333,7 +396,9 @@ def refresh_snapshot(
     existing = [s for s in list_snapshots(lake) if s.boundary == boundary]
     built = None
     if not existing or not is_current(lake, existing[0]):
-        built = build_snapshot(lake, con, boundary, margin)
+        earlier = [s for s in list_snapshots(lake) if s.boundary < boundary]
+        base = earlier[-1] if earlier else None
+        built = build_snapshot(lake, con, boundary, margin, base=base)
     for old in list_snapshots(lake)[:-keep]:
         lake.delete_tree(old.directory)
     return built

@@ -9,6 +9,7 @@ duplicated and dropped messages. For random instants T >= B the snapshot query m
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo: tests.
 
 import queries
 from ingest.compaction import compact
-from ingest.compaction_snapshot import build_snapshot, fast_queue_stats, is_current
+from ingest.compaction_snapshot import (
+    build_snapshot,
+    fast_queue_stats,
+    is_current,
+    list_snapshots,
+)
 from schemas.errors import StorageError
 from schemas.storage import Lake
 from tests.queries.conftest import write_events
@@ -118,6 +124,46 @@ def test_snapshot_plus_tail_equals_full_replay(
             for fraction in instants:
                 at = B + (end - B) * fraction
                 same(from_snapshot(lake, con, snapshot, at), full_replay(con, at))
+
+
+B2 = B + timedelta(hours=1)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n_tasks=st.integers(1, 40),
+    duplicate=st.sampled_from([0.0, 0.2]),
+    compacted=st.booleans(),
+    instants=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=3),
+)
+def test_incremental_snapshot_equals_full_build_and_full_replay(
+    seed: int, n_tasks: int, duplicate: float, compacted: bool, instants: list[float]
+) -> None:
+    """Stretched 30-fold the histories span ~10:00-13:00: a snapshot at 11:00, then one at
+    12:00 built from it and only the 11:00 partition, must answer like a full replay."""
+    history = generate(seed, n_tasks, 3)
+    stored, _ = imperfect(history, seed, drop=0.05, duplicate=duplicate)
+    stored = [{**e, "timestamp": B + (e["timestamp"] - B) * 30} for e in stored]
+    end = max(e["timestamp"] for e in stored) + timedelta(minutes=6)
+    with tempfile.TemporaryDirectory() as root:
+        lake = Lake(root).ensure()
+        half = len(stored) // 2
+        write_events(lake, stored[:half], ingester_id="ing-0")
+        write_events(lake, stored[half:], ingester_id="ing-1")
+        with queries.connect(lake) as con:
+            first = build_snapshot(lake, con, B, MARGIN)
+            if compacted:  # compaction between snapshots: the base stays current
+                compact(lake, timedelta(0), now=B2, grace=timedelta(0))
+                compact(lake, timedelta(0), now=B2, grace=timedelta(0))
+                (first,) = [s for s in list_snapshots(lake) if s.boundary == B]
+            assert is_current(lake, first)
+            second = build_snapshot(lake, con, B2, MARGIN, base=first)
+            meta = json.loads(lake.path(f"{second.directory}/snapshot.json").read_bytes())
+            assert meta["incremental_from"] == B.isoformat()
+            for fraction in instants:
+                at = B2 + (max(end, B2) - B2) * fraction
+                same(from_snapshot(lake, con, second, at), full_replay(con, at))
 
 
 def test_snapshot_refuses_instants_before_its_boundary_and_detects_late_files(
