@@ -53,9 +53,14 @@ def test_real_payloads_build_the_same_rows_as_the_canonical_decoder() -> None:
     same(REAL)
 
 
+#: msgpack holds integers in [-2**63, 2**64 - 1]; the edges of the stored columns' ranges
+#: (int32 attempt/active, int64 counters) are drawn on purpose.
+_MSGPACK_INT_MIN, _MSGPACK_INT_MAX = -(2**63), 2**64 - 1
+_EDGES = [0, 1, -1, 2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**63 - 1, 2**63]
 _values = st.one_of(
     st.none(),
-    st.integers(min_value=-(2**64), max_value=2**64 - 1),
+    st.integers(min_value=_MSGPACK_INT_MIN, max_value=_MSGPACK_INT_MAX),
+    st.sampled_from([*_EDGES, _MSGPACK_INT_MIN, _MSGPACK_INT_MAX]),
     st.text(max_size=8),
     st.floats(allow_nan=False),
     st.lists(st.text(max_size=4), max_size=3),
