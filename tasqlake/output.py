@@ -57,19 +57,24 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def render_table(
-    table: pa.Table, out: TextIO, title: str | None = None, elapsed: float | None = None
-) -> None:
-    # On a terminal the table fits its width; piped, rows are never folded.
-    width = None if out.isatty() else 400
-    console = Console(file=out, soft_wrap=False, highlight=False, width=width)
+def rich_table(table: pa.Table, title: str | None = None) -> Table:
+    """``table`` as a rich Table: numbers right-aligned, nulls as ∅, long text folded."""
     view = Table(title=title, title_justify="left", show_lines=False)
     for field in table.schema:
         numeric = pa.types.is_integer(field.type) or pa.types.is_floating(field.type)
         view.add_column(field.name, justify="right" if numeric else "left", overflow="fold")
     for row in table.to_pylist():
         view.add_row(*(_cell(v) for v in row.values()))
-    console.print(view)
+    return view
+
+
+def render_table(
+    table: pa.Table, out: TextIO, title: str | None = None, elapsed: float | None = None
+) -> None:
+    # On a terminal the table fits its width; piped, rows are never folded.
+    width = None if out.isatty() else 400
+    console = Console(file=out, soft_wrap=False, highlight=False, width=width)
+    console.print(rich_table(table, title))
     rows = table.num_rows
     summary = f"{rows} row{'s' if rows != 1 else ''}"
     if elapsed is not None:

@@ -148,7 +148,15 @@ def test_stats_json_has_queues_global_and_workers(run_cli: RunCli, lake: Path) -
     result = run_cli(["stats", "--lake", str(lake), "--format", "json"])
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert set(document) == {"queues", "global", "workers"}
+    assert set(document) == {
+        "queues",
+        "global",
+        "workers",
+        "retry_highlights",
+        "failure_highlights",
+    }
+    assert all(row["retries"] + row["failed"] > 0 for row in document["retry_highlights"])
+    assert len(document["failure_highlights"]) <= 10
     assert {q["queue"] for q in document["queues"]} >= {"default", "emails"}
     assert document["global"][0]["total"] == sum(
         q["depth"]
@@ -164,5 +172,63 @@ def test_stats_json_has_queues_global_and_workers(run_cli: RunCli, lake: Path) -
 def test_stats_table_names_each_section(run_cli: RunCli, lake: Path) -> None:
     result = run_cli(["stats", "--lake", str(lake), "--as-of", "2026-11-02T08:00:10Z"])
     assert result.returncode == 0, result.stderr
-    for title in ("Queues (as of 2026-11-02T08:00:10+00:00)", "Global", "Workers"):
+    for title in (
+        "Queues (as of 2026-11-02T08:00:10+00:00)",
+        "Global",
+        "Workers",
+        "Retries, last hour",
+        "Failures, last hour",
+    ):
         assert title in result.stdout
+
+
+def test_stats_watch_json_prints_one_document_per_refresh(lake: Path) -> None:
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tasqlake",
+            "stats",
+            "--lake",
+            str(lake),
+            "--format",
+            "json",
+            "--watch",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = [process.stdout.readline() for _ in range(2)] if process.stdout else []
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert [set(json.loads(line)) >= {"queues", "workers"} for line in lines] == [True, True]
+    assert "\x1b" not in "".join(lines)
+
+
+def test_recent_views_count_only_the_last_hour(run_cli: RunCli, lake: Path) -> None:
+    def attempts(as_of: str) -> int:
+        result = run_cli(
+            [
+                "sql",
+                "SELECT coalesce(sum(attempts), 0) AS n FROM recent_retry_rates",
+                "--lake",
+                str(lake),
+                "--format",
+                "json",
+                "--as-of",
+                as_of,
+            ]
+        )
+        assert result.returncode == 0, result.stderr
+        return int(json.loads(result.stdout)[0]["n"])
+
+    inside = attempts("2026-11-02T08:00:30Z")
+    assert inside > 0
+    assert attempts("2026-11-02T10:00:00Z") == 0  # the workload is more than an hour before
