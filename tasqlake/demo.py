@@ -109,7 +109,10 @@ def run_demo(
     lake = prepare_lake(lake_path)
     channel = f"tasqlake-demo:{uuid.uuid4().hex[:8]}"
     with ensure_redis(settings.redis_url) as url:
-        print(f"tasqlake demo: Redis {mask_url(url)}, channel {channel!r}, lake {lake.root}")
+        print(
+            f"tasqlake demo: Redis {mask_url(url)}, channel {channel!r}, lake {lake.root}",
+            flush=True,
+        )
         ingester = subprocess.Popen(
             [
                 sys.executable,

@@ -112,5 +112,8 @@ def ensure_redis(url: str, *, log: bool = True) -> Iterator[str]:
         )
     with private_redis() as private_url:
         if log:
-            print(f"tasqlake: no Redis at {mask_url(url)}; started a private one at {private_url}")
+            print(
+                f"tasqlake: no Redis at {mask_url(url)}; started a private one at {private_url}",
+                flush=True,
+            )
         yield private_url
