@@ -21,10 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from msgspec import UNSET
 
+from ingest.redaction_arrays import redact_columns, schema_with_policy
 from schemas import constants
 from schemas.batch import EventColumns, Partition, QuarantineColumns
 from schemas.decode import decode, result_json
 from schemas.errors import PayloadError
+from schemas.redaction import DEFAULT_POLICY, RedactionPolicy
 from schemas.stored import EVENT_SCHEMA, QUARANTINE_SCHEMA
 from schemas.wire import WirePayload
 
@@ -58,13 +60,22 @@ class BuiltBatch:
 
 
 class BatchBuilder:
-    """Accumulates payloads (with their receive time and channel) and builds tables."""
+    """Accumulates payloads (with their receive time and channel) and builds tables.
+
+    ``redaction`` is applied to ``result``, ``error`` and ``traceback`` on both paths and
+    recorded in the events tables' schema metadata (``tasqlake.redaction``).
+    """
 
     def __init__(
-        self, ingester_id: str, max_payload_bytes: int = constants.DEFAULT_MAX_PAYLOAD_BYTES
+        self,
+        ingester_id: str,
+        max_payload_bytes: int = constants.DEFAULT_MAX_PAYLOAD_BYTES,
+        redaction: RedactionPolicy = DEFAULT_POLICY,
     ) -> None:
         self.ingester_id = ingester_id
         self.max_payload_bytes = max_payload_bytes
+        self.redaction = redaction
+        self._schema = schema_with_policy(EVENT_SCHEMA, redaction)
         self._structs: list[WirePayload] = []
         self._raws: list[bytes] = []
         self._runs: list[tuple[int, int, str]] = []  # (count, received_us, channel)
@@ -167,7 +178,8 @@ class BatchBuilder:
         arrays["ingester_id"] = pa.array(
             np.full(len(self._raws), self.ingester_id, dtype=object), pa.string()
         )
-        table = pa.Table.from_arrays([arrays[n] for n in EVENT_SCHEMA.names], schema=EVENT_SCHEMA)
+        redact_columns(self.redaction, arrays)
+        table = pa.Table.from_arrays([arrays[n] for n in EVENT_SCHEMA.names], schema=self._schema)
         rejected = np.flatnonzero(bad).tolist()
         if rejected:
             table = table.filter(pa.array(~bad))
@@ -198,7 +210,7 @@ class BatchBuilder:
     def _build_canonical(
         self, rows: list[tuple[bytes, int, str]]
     ) -> tuple[EventColumns, QuarantineColumns]:
-        events, quarantine = EventColumns(), self._rejected
+        events, quarantine = EventColumns(self.redaction), self._rejected
         for raw, received_us, channel in rows:
             try:
                 event = decode(raw, received_us, self.max_payload_bytes)

@@ -23,6 +23,7 @@ from ingest.columnar import BatchBuilder
 from schemas import constants
 from schemas.decode import json_to_msgpack
 from schemas.errors import PayloadError, StorageError
+from schemas.redaction import DEFAULT_POLICY, RedactionPolicy
 from schemas.storage import Lake, describe_os_error
 from schemas.streams import iter_json_lines, iter_msgpack_stream, sniff_format
 
@@ -53,27 +54,31 @@ def import_files(
     lake: Lake,
     max_payload_bytes: int = constants.DEFAULT_MAX_PAYLOAD_BYTES,
     chunk_events: int = DEFAULT_CHUNK_EVENTS,
+    redaction: RedactionPolicy = DEFAULT_POLICY,
 ) -> ImportSummary:
-    """Import every file (all are checked to be readable first); returns the totals."""
+    """Import every file (all are checked to be readable first); returns the totals.
+
+    ``redaction`` is applied to result/error/traceback as the ingest service applies it.
+    """
     files = [Path(p) for p in paths]
     for path in files:
         _check_readable(path)
     lake.ensure()
     summary = ImportSummary()
     for path in files:
-        _import_one(path, lake, max_payload_bytes, chunk_events, summary)
+        builder = BatchBuilder(IMPORT_INGESTER_ID, max_payload_bytes, redaction)
+        _import_one(path, lake, builder, chunk_events, summary)
         summary.files += 1
     return summary
 
 
 def _import_one(
-    path: Path, lake: Lake, max_payload_bytes: int, chunk_events: int, summary: ImportSummary
+    path: Path, lake: Lake, builder: BatchBuilder, chunk_events: int, summary: ImportSummary
 ) -> None:
     digest = _content_hash(path)
     writer_id = f"{IMPORT_INGESTER_ID}-{digest[:16]}"
     channel = f"import:{path.name}"
     received_us = time.time_ns() // 1000
-    builder = BatchBuilder(IMPORT_INGESTER_ID, max_payload_bytes)
     chunk = 0
     with _open(path) as source:
         for raw, error in _payloads(source, path):

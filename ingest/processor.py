@@ -30,6 +30,7 @@ from ingest.wal_reader import WalReader, list_segments
 from ingest.wal_state import Intent, WalState
 from schemas.batch import Partition
 from schemas.errors import StorageError
+from schemas.redaction import DEFAULT_POLICY_TEXT, RedactionPolicy
 from schemas.storage import Lake
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class ProcessorConfig:
     flush_interval: float
     max_batch_events: int
     max_payload_bytes: int
+    #: Redaction policy text (``schemas.redaction``), e.g. the service's ``Settings.redact``.
+    redact: str = DEFAULT_POLICY_TEXT
 
 
 class Processor:
@@ -64,7 +67,9 @@ class Processor:
             raise StorageError(f"write-ahead log {self.wal_dir} has no checkpoint")
         self.committed = committed
         self.reader = WalReader(self.wal_dir, committed)
-        self.events = BatchBuilder(config.ingester_id, config.max_payload_bytes)
+        self.events = BatchBuilder(
+            config.ingester_id, config.max_payload_bytes, RedactionPolicy.parse(config.redact)
+        )
         self.gaps = GapColumns(config.ingester_id)
         self._batch_end = committed
         self._batch_opened: float | None = None

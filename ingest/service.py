@@ -75,6 +75,7 @@ class IngestService:
             s.flush_interval,
             s.max_batch_events,
             s.max_payload_bytes,
+            redact=s.redact,
         )
         runner: ProcessorRunner = (
             ProcessRunner(config, self.counters)

@@ -7,7 +7,7 @@ import argparse
 from ingest.importer import import_files
 from schemas.settings import Settings
 from schemas.storage import Lake
-from tasqlake.commands._options import add_lake
+from tasqlake.commands._options import add_lake, add_max_payload_bytes, add_redact
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,10 +21,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="event file(s) to import")
     add_lake(parser)
+    add_redact(parser)
+    add_max_payload_bytes(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    summary = import_files(args.files, Lake(settings.lake), settings.max_payload_bytes)
+    summary = import_files(
+        args.files, Lake(settings.lake), settings.max_payload_bytes, redaction=settings.redaction
+    )
     print(summary.render())
     return 0

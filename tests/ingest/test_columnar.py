@@ -14,13 +14,16 @@ from ingest.columnar import BatchBuilder
 from schemas.batch import EventColumns, QuarantineColumns
 from schemas.decode import decode
 from schemas.errors import PayloadError
+from schemas.redaction import DEFAULT_POLICY, FIELDS, METADATA_KEY, FieldAction, RedactionPolicy
 
 REAL = simulated_payloads(seed=31, duration=2)
 NOW_US = time.time_ns() // 1000
 
 
-def canonical(payloads: list[bytes]) -> tuple[pa.Table, list[tuple[bytes, str]]]:
-    events, quarantine = EventColumns(), QuarantineColumns()
+def canonical(
+    payloads: list[bytes], policy: RedactionPolicy = DEFAULT_POLICY
+) -> tuple[pa.Table, list[tuple[bytes, str]]]:
+    events, quarantine = EventColumns(policy), QuarantineColumns()
     for raw in payloads:
         try:
             events.append(raw, decode(raw, NOW_US), NOW_US, "c", "i")
@@ -30,23 +33,27 @@ def canonical(payloads: list[bytes]) -> tuple[pa.Table, list[tuple[bytes, str]]]
     return events.to_table(), sorted((r["raw"], r["reason"]) for r in rejected)
 
 
-def fast(payloads: list[bytes]) -> tuple[pa.Table, list[tuple[bytes, str]]]:
-    builder = BatchBuilder("i")
+def fast(
+    payloads: list[bytes], policy: RedactionPolicy = DEFAULT_POLICY
+) -> tuple[pa.Table, list[tuple[bytes, str]]]:
+    builder = BatchBuilder("i", redaction=policy)
     for start in range(0, len(payloads), 7):  # several socket reads
         builder.add(payloads[start : start + 7], NOW_US, "c")
     built = builder.build()
     events = [t for _, t in built.events]
-    table = pa.concat_tables(events) if events else EventColumns().to_table()
+    table = pa.concat_tables(events) if events else EventColumns(policy).to_table()
     rejected = [r for _, t in built.quarantine for r in t.select(["raw", "reason"]).to_pylist()]
     return table, sorted((r["raw"], r["reason"]) for r in rejected)
 
 
-def same(payloads: list[bytes]) -> None:
-    want_events, want_rejected = canonical(payloads)
-    got_events, got_rejected = fast(payloads)
+def same(payloads: list[bytes], policy: RedactionPolicy = DEFAULT_POLICY) -> None:
+    want_events, want_rejected = canonical(payloads, policy)
+    got_events, got_rejected = fast(payloads, policy)
     assert got_rejected == want_rejected
     key = [("event_id", "ascending")]
     assert got_events.sort_by(key).to_pylist() == want_events.sort_by(key).to_pylist()
+    assert got_events.schema.metadata[METADATA_KEY] == str(policy).encode()
+    assert got_events.schema == want_events.schema
 
 
 def test_real_payloads_build_the_same_rows_as_the_canonical_decoder() -> None:
@@ -112,3 +119,53 @@ def test_conservation_over_a_large_mixed_batch() -> None:
     built = builder.build()
     assert built.stored + built.quarantined == len(payloads)
     assert built.quarantined == len(junk)
+
+
+_actions = st.one_of(
+    st.sampled_from([FieldAction("keep"), FieldAction("drop"), FieldAction("hash")]),
+    st.builds(FieldAction, st.sampled_from(["truncate", "cap"]), st.integers(1, 24)),
+)
+_policies = st.builds(
+    RedactionPolicy, st.fixed_dictionaries({name: _actions for name in FIELDS})
+)
+#: Text with 1- to 4-byte UTF-8 characters, so byte limits fall inside characters.
+_sensitive_text = st.text(
+    alphabet=st.sampled_from(["a", "Z", " ", "\n", "é", "ß", "€", "中", "😀", "\u200d"]),
+    max_size=30,
+)
+
+
+@st.composite
+def with_sensitive_fields(draw: st.DrawFn) -> bytes:
+    """A real payload whose result/error/traceback are replaced by drawn text (or nil)."""
+    obj = msgspec.msgpack.decode(draw(st.sampled_from(REAL)))
+    for name in FIELDS:
+        if draw(st.booleans()):
+            obj[name] = draw(st.one_of(st.none(), _sensitive_text))
+    if draw(st.booleans()):
+        obj["result"] = {"rows": draw(st.lists(_sensitive_text, max_size=3))}
+    return msgspec.msgpack.encode(obj)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    _policies,
+    st.lists(with_sensitive_fields(), min_size=1, max_size=20),
+    st.lists(mutated(), max_size=4),
+)
+def test_any_redaction_policy_is_applied_exactly_like_the_canonical_columns(
+    policy: RedactionPolicy, sensitive: list[bytes], bad: list[bytes]
+) -> None:
+    same([*sensitive, *bad], policy)
+
+
+def test_the_default_policy_truncates_long_tracebacks_on_a_character_boundary() -> None:
+    obj = msgspec.msgpack.decode(REAL[0])
+    obj.update(
+        event_type="task_failed", traceback="x" * 16_383 + "€" * 2000, error="e", result=None
+    )
+    payload = msgspec.msgpack.encode(obj)
+    table, _ = fast([payload])
+    traceback = table.column("traceback")[0].as_py()
+    assert traceback == "x" * 16_383  # the euro sign's 3 bytes do not fit in 16,384
+    same([payload])
