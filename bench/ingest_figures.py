@@ -274,11 +274,17 @@ def live_figures(rate: float, seconds: float) -> list[Figure]:
             f"stored {stored:,}, gaps {gaps}, disconnected {disconnected}",
         ),
         Figure(
+            "live: subscriber dropped by Redis (1 = yes)",
+            float(disconnected),
+            "",
+            limit=0,
+            anchor="never disconnected",
+        ),
+        Figure(
             "live: subscriber output-buffer peak (CLIENT LIST omem)",
             peak_omem / 1e6,
             "MB",
-            limit=8,
-            anchor="default soft limit 8 MB/60 s, hard 32 MB",
+            anchor="reported; Redis drops at 32 MB, or 8 MB for 60 s",
         ),
     ]
 

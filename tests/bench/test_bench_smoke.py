@@ -64,7 +64,7 @@ def test_datagen_and_query_figures_on_a_tiny_lake(tmp_path: Path) -> None:
 def test_ingest_figures_on_tiny_sizes() -> None:
     drain, rss = drain_figures(2_000)
     assert "stored 2,000/2,000" in drain.note and drain.baseline and rss.value > 0
-    lost, omem = live_figures(20_000, 0.5)
-    assert lost.value == 0 and omem.value >= 0
+    lost, dropped, omem = live_figures(20_000, 0.5)
+    assert lost.value == 0 and dropped.value == 0 and omem.value >= 0
     fresh = freshness_figure(1.0, rate=200)
     assert "0 never seen" in fresh.note and 0 < fresh.value < 10
