@@ -46,8 +46,9 @@ _TASK_TYPES = (
     "'task_cancelled')"
 )
 
-#: Per-task partial aggregates of task_state over a relation ``{src}`` of stored events. Every
-#: arg_max carries its key so that partials merge exactly (see MERGE_PARTIALS).
+#: Per-task partial aggregates of task_state (as of queries commit b0160ad) over a relation
+#: ``{src}`` of stored events. Every arg_max carries its key so that partials merge exactly (see
+#: MERGE_PARTIALS).
 PARTIALS = f"""
 WITH keyed AS (
     SELECT
@@ -68,8 +69,11 @@ SELECT
     min(queue) AS queue,
     max(causal_key) AS top_key,
     max(progress_key) AS progress,
-    arg_max("timestamp", progress_key) AS progress_at,
-    arg_max_null(duration_ms, causal_key) AS top_duration_ms,
+    max(progress_key) FILTER (WHERE event_type IN ('task_enqueued', 'task_reenqueued'))
+        AS waiting_key,
+    arg_max("timestamp", progress_key)
+        FILTER (WHERE event_type IN ('task_enqueued', 'task_reenqueued')) AS waiting_since,
+    max(duration_ms) FILTER (WHERE event_type = 'task_completed') AS completed_duration,
     min("timestamp") AS first_seen_at
 FROM keyed
 GROUP BY task_id
@@ -83,8 +87,9 @@ SELECT
     min(queue) AS queue,
     max(top_key) AS top_key,
     max(progress) AS progress,
-    arg_max(progress_at, progress) AS progress_at,
-    arg_max_null(top_duration_ms, top_key) AS top_duration_ms,
+    max(waiting_key) AS waiting_key,
+    arg_max(waiting_since, waiting_key) AS waiting_since,
+    max(completed_duration) AS completed_duration,
     min(first_seen_at) AS first_seen_at
 FROM ({src})
 GROUP BY task_id
@@ -112,11 +117,11 @@ SELECT
     task_id, task_name, queue, state, attempts,
     CASE WHEN progress_phase = 2 THEN progress_attempt ELSE greatest(attempts - 1, 0) END
         AS retries,
-    CASE WHEN state = 'pending' THEN progress_at END AS pending_since,
+    CASE WHEN state = 'pending' THEN waiting_since END AS pending_since,
     CASE WHEN top_key >= 2305843009213693952 THEN
         make_timestamptz((4611686018427387904 - top_key + 3) // 4)
     END AS finished_at,
-    CASE WHEN state = 'completed' THEN top_duration_ms END AS completed_duration_ms
+    CASE WHEN state = 'completed' THEN completed_duration END AS completed_duration_ms
 FROM c
 """
 
