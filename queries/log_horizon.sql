@@ -3,4 +3,4 @@
 -- event, even one stamped a little ahead of this machine's clock (publisher clock skew).
 -- Grain: one scalar.
 CREATE OR REPLACE MACRO log_horizon() AS
-    coalesce(CAST(getvariable('as_of') AS TIMESTAMPTZ), CAST('infinity' AS TIMESTAMPTZ));
+    coalesce(as_of_variable(), CAST('infinity' AS TIMESTAMPTZ));

@@ -1,6 +1,7 @@
 -- queue_depth_series: depth and activity of each queue over time (a table macro:
 -- FROM queue_depth_series(INTERVAL 10 MINUTE)), as of T.
--- Buckets are [bucket_start, bucket_start + width), aligned by time_bucket; the series is
+-- Buckets are [bucket_start, bucket_start + width), aligned by time_bucket, in UTC whatever the
+-- session's TimeZone (a 1-day bucket is a UTC day; see add_utc); the series is
 -- continuous (empty buckets present) from the bucket of the first task event to the bucket of
 -- the last one (stamped <= T), for every queue. depth and processing are the task states after
 -- every event stamped before the bucket's end, decided by causality exactly as in task_state:
@@ -71,7 +72,12 @@ per_bucket AS (
     GROUP BY queue, time_bucket(width, "timestamp")
 ),
 grid AS (
-    SELECT q.queue, unnest(generate_series(b.first_bucket, b.last_bucket, width)) AS bucket_start
+    SELECT
+        q.queue,
+        unnest(list_transform(  -- stepped on the UTC calendar, whatever the session TimeZone
+            generate_series(timezone('UTC', b.first_bucket), timezone('UTC', b.last_bucket), width),
+            lambda bucket: timezone('UTC', bucket)
+        )) AS bucket_start
     FROM (SELECT DISTINCT queue FROM per_bucket) AS q
     CROSS JOIN (
         SELECT min(bucket_start) AS first_bucket, max(bucket_start) AS last_bucket
@@ -81,7 +87,7 @@ grid AS (
 SELECT
     g.queue,
     g.bucket_start,
-    g.bucket_start + width AS bucket_end,
+    add_utc(g.bucket_start, width) AS bucket_end,
     CAST(sum(coalesce(p.pending_delta, 0)) OVER (
         PARTITION BY g.queue ORDER BY g.bucket_start ROWS UNBOUNDED PRECEDING
     ) AS BIGINT) AS depth,

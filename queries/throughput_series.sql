@@ -1,6 +1,7 @@
 -- throughput_series: completions and failures per queue and task type over time (a table macro:
 -- FROM throughput_series(INTERVAL 1 HOUR)), as of T. Buckets [bucket_start, bucket_start +
--- width) aligned by time_bucket; only buckets with at least one end event have a row.
+-- width) aligned by time_bucket, in UTC whatever the session's TimeZone (see add_utc); only
+-- buckets with at least one end event have a row.
 -- Grain: one row per queue, task_name and bucket with an end event.
 -- Columns:
 --   completed        task_completed events in the bucket (each event once)
@@ -19,7 +20,7 @@ SELECT
     queue,
     task_name,
     time_bucket(width, "timestamp") AS bucket_start,
-    time_bucket(width, "timestamp") + width AS bucket_end,
+    add_utc(time_bucket(width, "timestamp"), width) AS bucket_end,
     count(*) FILTER (WHERE event_type = 'task_completed') AS completed,
     count(*) FILTER (WHERE event_type = 'task_failed') AS failed,
     count(*) FILTER (WHERE event_type = 'task_reenqueued') AS retried,
