@@ -18,6 +18,9 @@ AS_OF_VARIABLE = "as_of"
 
 AsOf = datetime | str | None
 
+#: DuckDB's refusal to touch progress bar settings in a Jupyter kernel without ipywidgets.
+_PROGRESS_BAR_REFUSED = "Could not change the progress bar setting"
+
 
 def as_lake(lake: Lake | str | os.PathLike[str]) -> Lake:
     return lake if isinstance(lake, Lake) else Lake(lake)
@@ -50,6 +53,21 @@ def set_as_of(con: duckdb.DuckDBPyConnection, as_of: AsOf) -> None:
         )
 
 
+def disable_progress_bar(con: duckdb.DuckDBPyConnection) -> None:
+    """``SET enable_progress_bar = false``, tolerated where DuckDB refuses the setting.
+
+    Inside a Jupyter kernel without ipywidgets, DuckDB refuses to change any progress bar
+    setting (duckdb#7590: "Could not change the progress bar setting because: 'required
+    package 'ipywidgets' is missing…'"); there it cannot draw a bar anyway, so that refusal is
+    ignored. Any other error propagates.
+    """
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException as error:
+        if _PROGRESS_BAR_REFUSED not in str(error):
+            raise
+
+
 def connect(
     lake: Lake | str | os.PathLike[str],
     *,
@@ -69,7 +87,7 @@ def connect(
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_progress_bar = false")
+        disable_progress_bar(con)
         con.execute(f"SET VARIABLE {EVENTS_GLOB_VARIABLE} = $1", [target.events_glob])
         set_as_of(con, as_of)
         create_all(con, load())
