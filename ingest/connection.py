@@ -17,6 +17,7 @@ import hiredis
 import redis
 from redis.connection import ConnectionInterface, ConnectionPool
 
+from ingest.redis_options import RedisOptions, tls_hint
 from schemas.errors import BrokerError
 from schemas.settings import mask_url
 
@@ -53,7 +54,9 @@ def encode_command(*args: str | bytes) -> bytes:
     return b"".join(parts)
 
 
-def open_connection(url: str, connect_timeout: float = 5.0) -> RawConnection:
+def open_connection(
+    url: str, connect_timeout: float = 5.0, options: RedisOptions | None = None
+) -> RawConnection:
     """Connect and authenticate to the Redis at ``url``; raise BrokerError if it fails."""
     masked = mask_url(url)
     try:
@@ -62,6 +65,7 @@ def open_connection(url: str, connect_timeout: float = 5.0) -> RawConnection:
             socket_connect_timeout=connect_timeout,
             socket_timeout=connect_timeout,
             protocol=2,  # plain arrays; a protocol= in the URL still wins
+            **(options or RedisOptions()).pool_kwargs(url),
         )
         connection = pool.make_connection()
         connection.connect()
@@ -71,6 +75,9 @@ def open_connection(url: str, connect_timeout: float = 5.0) -> RawConnection:
             "in --redis-url / TASQLAKE_REDIS_URL"
         ) from error
     except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+        hint = tls_hint(error)
+        if hint is not None:
+            raise BrokerError(f"cannot connect to Redis at {masked}: {hint}") from error
         raise BrokerError(
             f"cannot reach Redis at {masked} ({_short(error)}): start Redis or point "
             "--redis-url / TASQLAKE_REDIS_URL at a running server"

@@ -7,8 +7,18 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import pyarrow as pa
+
+from ingest.shared_histogram import (
+    COMMIT_SECONDS_BUCKETS,
+    EVENT_LAG_BUCKETS,
+    SharedHistogram,
+    event_lags,
+)
 
 _FIELDS = (
     "received",
@@ -19,6 +29,13 @@ _FIELDS = (
     "gaps",
     "bytes_read",
     "lake_bytes",
+    # metrics (ingest.metrics): totals, then gauges set by their one writer
+    "commits",
+    "commit_failures",
+    "reconnects",
+    "gap_us",
+    "commit_failing",  # failed attempts of the batch being committed now (0: commits work)
+    "last_commit_us",
 )
 
 
@@ -27,9 +44,28 @@ class Counters:
 
     def __init__(self) -> None:
         self._values: Any = multiprocessing.RawArray("q", len(_FIELDS))
+        self.commit_seconds = SharedHistogram(COMMIT_SECONDS_BUCKETS)
+        self.event_lag_seconds = SharedHistogram(EVENT_LAG_BUCKETS)
 
     def add(self, name: str, amount: int = 1) -> None:
         self._values[_FIELDS.index(name)] += amount
+
+    def set(self, name: str, value: int) -> None:
+        self._values[_FIELDS.index(name)] = value
+
+    def commit_failed(self) -> None:
+        """A commit attempt failed (it will be retried)."""
+        self.add("commit_failures")
+        self.add("commit_failing")
+
+    def commit_succeeded(self, seconds: float, events: Sequence[tuple[Any, pa.Table]]) -> None:
+        """A batch was committed in ``seconds``; ``events`` are its (partition, table) pairs."""
+        now_us = time.time_ns() // 1000
+        self.commit_seconds.observe(seconds)
+        self.event_lag_seconds.observe_many(event_lags([t for _, t in events], now_us))
+        self.add("commits")
+        self.set("commit_failing", 0)
+        self.set("last_commit_us", now_us)
 
     def get(self, name: str) -> int:
         return int(self._values[_FIELDS.index(name)])

@@ -179,11 +179,13 @@ class Processor:
         gap_parts = self.gaps.to_partitions()
         delay, failures = 0.5, 0
         while True:
+            began = time.monotonic()
             try:
                 results = self._write(start, end, built, gap_parts)
                 break
             except StorageError as error:
                 failures += 1
+                self.counters.commit_failed()
                 if self._stopping() and failures > _GIVE_UP_AFTER_WHEN_STOPPING:
                     raise
                 if failures == 1:
@@ -199,6 +201,7 @@ class Processor:
         self.counters.add("gaps", sum(t.num_rows for _, t in gap_parts))
         self.counters.add("files", sum(r.files for r in results))
         self.counters.add("lake_bytes", sum(r.bytes for r in results))
+        self.counters.commit_succeeded(time.monotonic() - began, built.events)
         self.retire()
 
     def _write(

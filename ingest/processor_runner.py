@@ -16,6 +16,7 @@ import threading
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Protocol
 
+from ingest import logging_setup
 from ingest.counters import Counters
 from ingest.processor import Processor, ProcessorConfig
 from ingest.wal_state import WalState
@@ -96,13 +97,13 @@ def _process_main(
     recovered: ProcessEvent,
     finishing: ProcessEvent,
     parent_pid: int,
-    log_level: int,
+    log_setup: tuple[str, int],
 ) -> None:
     # The service decides when to stop: a terminal's Ctrl-C or a group SIGTERM must not cut
     # the processor short while it drains.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging_setup.configure(*log_setup)
     try:
         _serve(config, counters, recovered, finishing, parent_pid)
     except TasqlakeError as error:
@@ -125,7 +126,7 @@ class ProcessRunner:
                 self._recovered,
                 self._finishing,
                 os.getpid(),
-                logging.getLogger().getEffectiveLevel(),
+                logging_setup.current_setup(),
             ),
             name="tasqlake-processor",
             daemon=False,

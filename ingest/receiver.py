@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import hiredis
 import msgspec
@@ -25,6 +25,7 @@ import msgspec
 from ingest import gaps
 from ingest.connection import RawConnection, open_connection
 from ingest.counters import Counters
+from ingest.redis_options import RedisOptions
 from ingest.wal_format import GAP, MESSAGES
 from ingest.wal_writer import WalWriter
 from schemas.errors import BrokerError
@@ -45,11 +46,12 @@ def now_us() -> int:
 
 @dataclass(frozen=True)
 class ReceiverConfig:
-    redis_url: str
+    redis_url: str = field(repr=False)  # may hold a password
     channels: tuple[str, ...]
     health_check_interval: float = 5.0
     reconnect_base_delay: float = 0.1
     reconnect_max_delay: float = 10.0
+    options: RedisOptions = field(default_factory=RedisOptions)
 
 
 class ConnectionLost(Exception):
@@ -74,6 +76,8 @@ class Receiver:
         self.wal = wal
         self.counters = counters
         self.subscribed = threading.Event()
+        #: time.monotonic() since when not subscribed (None while subscribed)
+        self.unsubscribed_since: float | None = time.monotonic()
         self.last_subscribed_us = gap_start_us
         self._stop = threading.Event()
         self._gap_start_us = gap_start_us
@@ -121,7 +125,7 @@ class Receiver:
 
     # --- subscribing -------------------------------------------------------------------------
     def _subscribe(self) -> RawConnection:
-        connection = open_connection(self.config.redis_url)
+        connection = open_connection(self.config.redis_url, options=self.config.options)
         self._pending_confirmations = set(self.config.channels)
         try:
             connection.sock.settimeout(_POLL_S)
@@ -148,11 +152,13 @@ class Receiver:
                 self._stop.wait(delay * random.uniform(0.5, 1.0))
                 continue
             log.info("reconnected to %s after %d attempts", url, attempt + 1)
+            self.counters.add("reconnects")
             return connection
         return None
 
     def _mark_lost(self, reason: str) -> None:
         self.subscribed.clear()
+        self.unsubscribed_since = time.monotonic()
         self._gap_start_us = self.last_subscribed_us
         self._gap_reason = reason
         log.warning("subscription lost (%s): reconnecting", reason)
@@ -161,7 +167,9 @@ class Receiver:
         end = now_us()
         gap = gaps.Gap(self._gap_start_us, end, self._gap_reason, list(self.config.channels))
         self.wal.append(GAP, gap.encode(), end)
+        self.counters.add("gap_us", max(end - self._gap_start_us, 0))
         self.last_subscribed_us = end
+        self.unsubscribed_since = None
         self.subscribed.set()
         log.info(
             "subscribed to %s on %s",

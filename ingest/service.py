@@ -16,10 +16,14 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from prometheus_client import CollectorRegistry
+
 from ingest.counters import Counters, StatusLine
+from ingest.metrics import MetricsServer
 from ingest.processor import ProcessorConfig
 from ingest.processor_runner import ProcessorRunner, ProcessRunner, ThreadRunner
 from ingest.receiver import Receiver, ReceiverConfig, now_us
+from ingest.redis_options import RedisOptions
 from ingest.wal_state import WalState
 from ingest.wal_writer import WalSyncer, WalWriter
 from schemas import constants
@@ -48,6 +52,15 @@ class IngestService:
         self.ready = threading.Event()  # set once subscribed for the first time
         self._stop = threading.Event()
         self._processor_in_process = processor_in_process
+        self.started = time.monotonic()
+        # what the metrics server looks at while running (ingest.metrics, ingest.health)
+        self.receiver: Receiver | None = None
+        self.writer: WalWriter | None = None
+        self.runner: ProcessorRunner | None = None
+        self.redis_options = RedisOptions.from_settings(settings)
+
+    def __repr__(self) -> str:
+        return f"IngestService(ingester_id={self.ingester_id!r}, settings={self.settings!r})"
 
     def stop(self) -> None:
         self._stop.set()
@@ -82,6 +95,7 @@ class IngestService:
             if self._processor_in_process
             else ThreadRunner(config, self.counters)
         )
+        self.runner = runner
         runner.start()
         try:
             runner.wait_recovered()
@@ -91,6 +105,7 @@ class IngestService:
         committed = state.committed()
         assert committed is not None
         writer = WalWriter(wal_dir, committed)
+        self.writer = writer
         syncer = WalSyncer(writer, s.wal_fsync_interval).start()
         receiver = Receiver(
             ReceiverConfig(
@@ -98,11 +113,13 @@ class IngestService:
                 s.channels,
                 s.health_check_interval,
                 reconnect_max_delay=s.reconnect_max_delay,
+                options=self.redis_options,
             ),
             writer,
             self.counters,
             state.last_subscribed_us() or started_us,
         )
+        self.receiver = receiver
         try:
             receiver.connect_first()
         except BaseException:
@@ -136,7 +153,8 @@ class IngestService:
                 break
             if time.monotonic() >= next_status:
                 next_status += self.settings.status_interval
-                log.info("%s", status.render())
+                snapshot = self.counters.snapshot()
+                log.info("%s", status.render(), extra={"event": "status", "counters": snapshot})
                 if receiver.subscribed.is_set():
                     state.set_last_subscribed_us(receiver.last_subscribed_us)
 
@@ -156,9 +174,23 @@ class IngestService:
             runner.finish()
 
 
-def run_ingest(settings: Settings) -> int:
-    """Run the service in the foreground until SIGTERM or SIGINT; returns the exit status."""
+def run_ingest(settings: Settings, registry: CollectorRegistry | None = None) -> int:
+    """Run the service in the foreground until SIGTERM or SIGINT; returns the exit status.
+
+    With ``settings.metrics_port`` set, ``/metrics`` and ``/healthz`` are served meanwhile;
+    collectors already in ``registry`` (e.g. lake-derived gauges) are exported next to ours.
+    """
     service = IngestService(settings)
+    server: MetricsServer | None = None
+    if settings.metrics_port is not None:
+        server = MetricsServer(
+            service,
+            settings.metrics_bind,
+            settings.metrics_port,
+            settings.unhealthy_after,
+            registry,
+        )
+        server.start()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("received %s: stopping", signal.Signals(signum).name)
@@ -172,3 +204,5 @@ def run_ingest(settings: Settings) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if server is not None:
+            server.stop()

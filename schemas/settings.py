@@ -36,6 +36,15 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "redact": ("TASQLAKE_REDACT",),
     "health_check_interval": ("TASQLAKE_HEALTH_CHECK_INTERVAL",),
     "reconnect_max_delay": ("TASQLAKE_RECONNECT_MAX_DELAY",),
+    "redis_password_file": ("TASQLAKE_REDIS_PASSWORD_FILE",),
+    "redis_tls_ca_file": ("TASQLAKE_REDIS_TLS_CA_FILE",),
+    "redis_tls_cert_file": ("TASQLAKE_REDIS_TLS_CERT_FILE",),
+    "redis_tls_key_file": ("TASQLAKE_REDIS_TLS_KEY_FILE",),
+    "redis_tls_check_hostname": ("TASQLAKE_REDIS_TLS_CHECK_HOSTNAME",),
+    "metrics_port": ("TASQLAKE_METRICS_PORT",),
+    "metrics_bind": ("TASQLAKE_METRICS_BIND",),
+    "unhealthy_after": ("TASQLAKE_UNHEALTHY_AFTER",),
+    "export_derived": ("TASQLAKE_EXPORT_DERIVED",),
 }
 
 
@@ -97,6 +106,29 @@ def _redact(name: str, raw: Any) -> str:
     return str(RedactionPolicy.parse(str(raw), where=name))
 
 
+def _port(name: str, raw: Any) -> int:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a TCP port number, got {raw!r}") from None
+    if not 0 <= value <= 65535:
+        raise ConfigError(f"{name} must be a TCP port between 0 and 65535, got {raw!r}")
+    return value
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _bool(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "redis_url": _redis_url,
     "channels": _channels,
@@ -112,6 +144,15 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "redact": _redact,
     "health_check_interval": _positive_float,
     "reconnect_max_delay": _positive_float,
+    "redis_password_file": _optional_text,
+    "redis_tls_ca_file": _optional_text,
+    "redis_tls_cert_file": _optional_text,
+    "redis_tls_key_file": _optional_text,
+    "redis_tls_check_hostname": _bool,
+    "metrics_port": _port,
+    "metrics_bind": _text,
+    "unhealthy_after": _positive_float,
+    "export_derived": _bool,
 }
 
 
@@ -131,8 +172,23 @@ _FILE_TYPES: dict[str, tuple[type, ...]] = {
     "redact": (str,),
     "health_check_interval": (int, float),
     "reconnect_max_delay": (int, float),
+    "redis_password_file": (str,),
+    "redis_tls_ca_file": (str,),
+    "redis_tls_cert_file": (str,),
+    "redis_tls_key_file": (str,),
+    "redis_tls_check_hostname": (bool,),
+    "metrics_port": (int,),
+    "metrics_bind": (str,),
+    "unhealthy_after": (int, float),
+    "export_derived": (bool,),
 }
-_TYPE_NAMES = {str: "a string", list: "a list", int: "an integer", float: "a number"}
+_TYPE_NAMES = {
+    str: "a string",
+    list: "a list",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+}
 
 
 def read_config_file(path: str) -> dict[str, Any]:
@@ -151,7 +207,7 @@ def read_config_file(path: str) -> dict[str, Any]:
             known = ", ".join(sorted(_PARSERS))
             raise ConfigError(f"unknown key {key!r} in config file {path} (known keys: {known})")
         expected = _FILE_TYPES.get(key, (str,))
-        if isinstance(value, bool) or not isinstance(value, expected):
+        if (isinstance(value, bool) and bool not in expected) or not isinstance(value, expected):
             wanted = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in expected)
             raise ConfigError(
                 f"key {key!r} in config file {path} must be {wanted}, got {type(value).__name__}"
@@ -191,6 +247,20 @@ class Settings:
     reconnect_max_delay: float = constants.DEFAULT_RECONNECT_MAX_DELAY_S
     #: Payload policy for result/error/traceback (see schemas.redaction), normalised text.
     redact: str = DEFAULT_POLICY_TEXT
+    #: A file holding the Redis password (instead of putting it in the URL); read at connect.
+    redis_password_file: str | None = None
+    #: TLS (rediss:// URLs): CA bundle, client certificate and key, hostname checking.
+    redis_tls_ca_file: str | None = None
+    redis_tls_cert_file: str | None = None
+    redis_tls_key_file: str | None = None
+    redis_tls_check_hostname: bool = True
+    #: Serve Prometheus metrics and /healthz on this port (None: no server; 0: any free port).
+    metrics_port: int | None = None
+    metrics_bind: str = "127.0.0.1"
+    #: /healthz turns unhealthy after this many seconds without a subscription.
+    unhealthy_after: float = 30.0
+    #: Also export gauges derived from the lake (queue depth, workers, retry rate).
+    export_derived: bool = False
     config_file: str | None = None
     #: Where each value came from: "flag", "env:NAME", "file:PATH" or "default".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)

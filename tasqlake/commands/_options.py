@@ -58,3 +58,38 @@ def add_max_payload_bytes(parser: argparse.ArgumentParser) -> None:
         help="payloads larger than N bytes are quarantined (env TASQLAKE_MAX_PAYLOAD_BYTES, "
         "default 1048576)",
     )
+
+
+def add_redis_security(parser: argparse.ArgumentParser) -> None:
+    """Redis password file and TLS options (secrets stay out of argv: only file paths)."""
+    parser.add_argument(
+        "--redis-password-file",
+        metavar="FILE",
+        help="read the Redis password from FILE instead of the URL "
+        "(env TASQLAKE_REDIS_PASSWORD_FILE)",
+    )
+    parser.add_argument(
+        "--redis-tls-ca-file",
+        metavar="FILE",
+        help="CA bundle to verify the server of a rediss:// URL (env TASQLAKE_REDIS_TLS_CA_FILE; "
+        "default: the system's)",
+    )
+    parser.add_argument(
+        "--redis-tls-cert-file",
+        metavar="FILE",
+        help="TLS client certificate (env TASQLAKE_REDIS_TLS_CERT_FILE)",
+    )
+    parser.add_argument(
+        "--redis-tls-key-file",
+        metavar="FILE",
+        help="TLS client key (env TASQLAKE_REDIS_TLS_KEY_FILE)",
+    )
+    parser.add_argument(
+        "--no-redis-tls-check-hostname",
+        dest="redis_tls_check_hostname",
+        action="store_const",
+        const=False,
+        default=None,
+        help="accept a server certificate issued for another host name "
+        "(env TASQLAKE_REDIS_TLS_CHECK_HOSTNAME=false; default: checked)",
+    )

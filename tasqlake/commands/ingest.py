@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import sys
 
+from prometheus_client import CollectorRegistry
+
+from ingest import logging_setup
 from ingest.service import run_ingest
+from schemas.errors import ConfigError
 from schemas.settings import Settings
-from tasqlake.commands._options import add_lake, add_redact, add_redis
+from tasqlake.commands._options import add_lake, add_redact, add_redis, add_redis_security
+from tasqlake.derived_metrics import DerivedCollector
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,33 +59,57 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="SECONDS",
         help="PING Redis this often; no reply in twice that = reconnect",
     )
+    add_redis_security(parser)
+    add_operations(parser)
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    configure_logging(settings.log_format)
-    return run_ingest(settings)
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(
-            {
-                "time": self.formatTime(record),
-                "level": record.levelname,
-                "logger": record.name,
-                "message": record.getMessage(),
-            }
-        )
-
-
-def configure_logging(log_format: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        _JsonFormatter()
-        if log_format == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+def add_operations(parser: argparse.ArgumentParser) -> None:
+    """Metrics, health and log format of the long-running service."""
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus /metrics and /healthz on PORT (env TASQLAKE_METRICS_PORT; "
+        "default: no server)",
     )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
+    parser.add_argument(
+        "--metrics-bind",
+        metavar="ADDRESS",
+        help="address of the metrics server (env TASQLAKE_METRICS_BIND, default 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--unhealthy-after",
+        type=float,
+        metavar="SECONDS",
+        help="/healthz answers 503 after this long without a subscription (default 30)",
+    )
+    parser.add_argument(
+        "--export-derived",
+        action="store_const",
+        const=True,
+        default=None,
+        help="also export gauges derived from the lake: queue depth, processing, workers by "
+        "status, retries over the last 5 minutes (env TASQLAKE_EXPORT_DERIVED)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=logging_setup.FORMATS,
+        help="text (default) or json lines for log collectors (env TASQLAKE_LOG_FORMAT)",
+    )
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    logging_setup.configure(settings.log_format)
+    registry = CollectorRegistry()
+    derived: DerivedCollector | None = None
+    if settings.export_derived:
+        if settings.metrics_port is None:
+            raise ConfigError("--export-derived needs --metrics-port (the server to export on)")
+        derived = DerivedCollector(settings.lake)
+        registry.register(derived)
+    try:
+        return run_ingest(settings, registry)
+    finally:
+        if derived is not None:
+            derived.close()
