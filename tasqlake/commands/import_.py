@@ -1,25 +1,69 @@
-"""``tasqlake import FILE ...``: store events from msgpack-stream or JSON Lines files."""
+"""``tasqlake import FILE ...``: store events from msgpack-stream or JSON Lines files.
+
+``tasqlake import --from-quarantine``: try the lake's quarantined payloads again (after a fix).
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from ingest.importer import import_files
+from ingest.requeue import Selection, requeue_quarantine
+from schemas import decode
+from schemas.errors import ConfigError
 from schemas.settings import Settings
 from schemas.storage import Lake
 from tasqlake.commands._options import add_lake, add_max_payload_bytes, add_redact
+from tasqlake.timeparse import parse_instant
+
+REASONS = (
+    decode.TOO_LARGE,
+    decode.NOT_MSGPACK,
+    decode.NOT_A_MAP,
+    decode.MISSING_KEY,
+    decode.WRONG_TYPE,
+    decode.BAD_VALUE,
+    decode.BAD_TIMESTAMP,
+    decode.NOT_JSON,
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "import",
-        help="store events from msgpack-stream or JSON Lines files",
+        help="store events from msgpack-stream or JSON Lines files, or re-import quarantine",
         description="Store the events of each FILE through the ingest write path (same "
         "decoding, quarantine and Parquet layout). The format is told from the content: a "
         "msgpack stream (4-byte big-endian length + payload records) or JSON Lines. Importing "
-        "the same file twice does not duplicate its events.",
+        "the same file twice does not duplicate its events. "
+        "With --from-quarantine (and no FILE), the payloads kept under LAKE/quarantine/ are run "
+        "through the same write path again, e.g. after raising --max-payload-bytes: those that "
+        "now pass are stored as if ingested when they were received (same event_id, "
+        "received_at and channel); the others stay in quarantine. The quarantine files are "
+        "never changed; the re-imported rows are listed in LAKE/requeued/ and never taken "
+        "again, so running it twice (or after a crash) stores nothing twice.",
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="event file(s) to import")
+    parser.add_argument("files", nargs="*", metavar="FILE", help="event file(s) to import")
+    parser.add_argument(
+        "--from-quarantine",
+        action="store_true",
+        help="re-import the lake's quarantined payloads instead of files",
+    )
+    parser.add_argument(
+        "--reason",
+        action="append",
+        choices=REASONS,
+        metavar="REASON",
+        help="with --from-quarantine: only payloads quarantined for REASON (repeatable; one of "
+        + ", ".join(repr(r) for r in REASONS)
+        + ")",
+    )
+    parser.add_argument(
+        "--since",
+        metavar="INSTANT",
+        help="with --from-quarantine: only payloads received at or after this ISO-8601 instant "
+        "(no zone = UTC)",
+    )
     add_lake(parser)
     add_redact(parser)
     add_max_payload_bytes(parser)
@@ -27,8 +71,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    lake = Lake(settings.lake)
+    if args.from_quarantine:
+        if args.files:
+            raise ConfigError("give either FILE arguments or --from-quarantine, not both")
+        since = parse_instant(args.since, "--since") if args.since else None
+        selection = Selection(
+            frozenset(args.reason) if args.reason else None,
+            None if since is None else decode.to_epoch_us(since),
+        )
+        requeued = requeue_quarantine(
+            lake, settings.max_payload_bytes, settings.redaction, selection
+        )
+        print(requeued.render())
+        return 0
+    if args.reason or args.since:
+        raise ConfigError("--reason and --since select quarantined payloads: add --from-quarantine")
+    if not args.files:
+        raise ConfigError("nothing to import: give event FILE(s), or --from-quarantine")
     summary = import_files(
-        args.files, Lake(settings.lake), settings.max_payload_bytes, redaction=settings.redaction
+        args.files, lake, settings.max_payload_bytes, redaction=settings.redaction
     )
     print(summary.render())
     return 0
