@@ -5,7 +5,9 @@ states its meaning, grain and columns; :func:`catalogue` lists them. :func:`conn
 DuckDB connection with all of them defined. Every view answers "as of" the DuckDB variable
 ``as_of`` (``SET VARIABLE as_of = TIMESTAMPTZ '…'``; unset: now), which ``connect(as_of=…)``
 and :func:`set_as_of` set. :class:`LakeQueries` mirrors AsyncTasQ's ``MonitoringService`` read
-methods; :func:`frame` gives any view as a polars DataFrame. Depends on :mod:`schemas` only.
+methods; :func:`frame` gives any view as a polars DataFrame; :func:`ddl` gives the catalogue as
+SQL statements bound to one lake (no session variables but ``as_of``). Depends on
+:mod:`schemas` only.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from queries.api import LakeQueries, execute, frame, view_names
 from queries.catalogue import catalogue
 from queries.connection import connect, normalise_as_of, set_as_of
 from queries.models import CatalogueEntry, Column, QueueStats, WorkerInfo
+from queries.statements import ddl
 
 __all__ = [
     "CatalogueEntry",
@@ -23,6 +26,7 @@ __all__ = [
     "WorkerInfo",
     "catalogue",
     "connect",
+    "ddl",
     "execute",
     "frame",
     "normalise_as_of",

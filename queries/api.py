@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from queries.connection import EVENTS_GLOB_VARIABLE, AsOf, as_lake, connect, set_as_of
+from queries.connection import AsOf, as_lake, connect, set_as_of, set_lake_variables
 from queries.loader import load
 from queries.models import QueueStats, WorkerInfo
 from schemas.errors import QueryError
@@ -104,7 +104,7 @@ class LakeQueries:
         with self._lock:
             cur = self._con.cursor()
         cur.execute("SET TimeZone = 'UTC'")
-        cur.execute(f"SET VARIABLE {EVENTS_GLOB_VARIABLE} = $1", [self.lake.events_glob])
+        set_lake_variables(cur, self.lake)
         set_as_of(cur, as_of if as_of is not None else self.as_of)
         return cur
 

@@ -8,11 +8,14 @@ from datetime import UTC, datetime
 import duckdb
 
 from queries.loader import create_all, load
+from schemas import constants
 from schemas.errors import QueryError
 from schemas.storage import Lake
 
 #: DuckDB session variable holding the events glob of the lake (read by ``stored_events``).
 EVENTS_GLOB_VARIABLE = "tasqlake_events_glob"
+#: DuckDB session variable holding the gaps glob of the lake (read by ``stored_gaps``).
+GAPS_GLOB_VARIABLE = "tasqlake_gaps_glob"
 #: DuckDB session variable holding the instant every view answers for (see ``as_of.sql``).
 AS_OF_VARIABLE = "as_of"
 
@@ -40,6 +43,24 @@ def normalise_as_of(as_of: AsOf) -> datetime | None:
     if as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=UTC)
     return as_of.astimezone(UTC)
+
+
+def lake_variables(lake: Lake) -> dict[str, str]:
+    """The session variables that bind the views to ``lake``: name -> absolute glob.
+
+    :func:`connect` sets them; :func:`queries.ddl` writes them in as literals. A view reading
+    lake files takes its location from one of these, never from a path of its own.
+    """
+    return {
+        EVENTS_GLOB_VARIABLE: lake.events_glob,
+        GAPS_GLOB_VARIABLE: lake.glob_uri(constants.GAPS_DIR),
+    }
+
+
+def set_lake_variables(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """Point the views of ``con`` (or of a cursor of it) at ``lake``'s files."""
+    for name, value in lake_variables(lake).items():
+        con.execute(f"SET VARIABLE {name} = $1", [value])
 
 
 def set_as_of(con: duckdb.DuckDBPyConnection, as_of: AsOf) -> None:
@@ -88,7 +109,7 @@ def connect(
     try:
         con.execute("SET TimeZone = 'UTC'")
         disable_progress_bar(con)
-        con.execute(f"SET VARIABLE {EVENTS_GLOB_VARIABLE} = $1", [target.events_glob])
+        set_lake_variables(con, target)
         set_as_of(con, as_of)
         create_all(con, load())
     except BaseException:

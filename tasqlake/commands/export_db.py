@@ -7,9 +7,10 @@ grows, and any DuckDB client (the ``duckdb`` CLI, DBeaver, jupysql, …) can que
 without tasqlake installed. ``SET VARIABLE as_of = TIMESTAMPTZ '…'`` works there as in
 ``tasqlake sql``.
 
-The objects are created by the queries loader itself (:func:`queries.loader.create_all`); the one
-difference is that ``stored_events`` gets the lake's glob as a literal instead of reading the
-session variable ``tasqlake_events_glob`` (session variables are not stored in a database file).
+The statements are :func:`queries.ddl` (the queries loader's, in creation order), which writes the
+lake's absolute globs in place of the session variables ``queries.connect`` binds them with
+(``tasqlake_events_glob``, ``tasqlake_gaps_glob``: session variables are not stored in a database
+file); ``as_of`` stays a variable that each client sets.
 An existing export at PATH is replaced atomically; any other file there is left alone.
 """
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import os
 import uuid
 from dataclasses import dataclass
@@ -28,15 +28,12 @@ from pathlib import Path
 import duckdb
 
 import queries
-from queries.connection import EVENTS_GLOB_VARIABLE
-from queries.loader import SqlObject, create_all, load
+from queries.loader import load
 from schemas.errors import ConfigError, QueryError, StorageError
 from schemas.settings import Settings
 from schemas.storage import Lake, describe_os_error
 from tasqlake.commands import _options
 
-#: How ``stored_events.sql`` reads the lake's glob inside a ``queries.connect`` session.
-GLOB_CALL = f"getvariable('{EVENTS_GLOB_VARIABLE}')"
 #: DuckDB file format written: readable by every DuckDB since 1.1 (the first with variables,
 #: which ``as_of`` relies on), not only by the version that wrote it.
 STORAGE_VERSION = "v1.1.0"
@@ -78,21 +75,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def bind_lake(objects: tuple[SqlObject, ...], lake: Lake) -> tuple[SqlObject, ...]:
-    """``objects`` with the lake's events glob written in place of the session variable."""
-    literal = "'" + lake.events_glob.replace("'", "''") + "'"
-    uses = sum(o.sql.count(GLOB_CALL) for o in objects)
-    if uses != 1:
-        raise QueryError(
-            f"export-db expects exactly one {GLOB_CALL} in queries/*.sql (in stored_events), "
-            f"found {uses}: export-db must be updated with the queries package"
-        )
-    return tuple(
-        dataclasses.replace(o, sql=o.sql.replace(GLOB_CALL, literal)) if GLOB_CALL in o.sql else o
-        for o in objects
-    )
-
-
 def is_duckdb_file(path: Path) -> bool:
     try:
         with open(path, "rb") as handle:
@@ -120,10 +102,10 @@ def export_database(lake: Lake, target: Path) -> ExportReport:
     lake = lake.require_readable()
     target = target.expanduser().absolute()
     check_target(target)
-    objects = bind_lake(load(), lake)
+    statements = queries.ddl(lake)
     scratch = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        _write(scratch, lake, objects)
+        _write(scratch, lake, statements)
         os.replace(scratch, target)
     except OSError as error:
         raise StorageError(f"cannot write {target}: {describe_os_error(error)}") from None
@@ -134,17 +116,18 @@ def export_database(lake: Lake, target: Path) -> ExportReport:
         for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
-    views = sum(o.kind == "view" for o in objects)
-    return ExportReport(target, lake.events_glob, views, len(objects) - views)
+    kinds = [o.kind for o in load()]
+    return ExportReport(target, lake.events_glob, kinds.count("view"), kinds.count("macro"))
 
 
-def _write(path: Path, lake: Lake, objects: tuple[SqlObject, ...]) -> None:
+def _write(path: Path, lake: Lake, statements: list[str]) -> None:
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute(f"ATTACH $1 AS {_ATTACHED} (STORAGE_VERSION '{STORAGE_VERSION}')", [str(path)])
         con.execute(f"USE {_ATTACHED}")
-        create_all(con, objects)
+        for statement in statements:
+            con.execute(statement)
         _comment(con)
         con.execute(
             f"CREATE TABLE {METADATA_TABLE} AS SELECT $1 AS lake, $2 AS events_glob, "

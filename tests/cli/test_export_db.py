@@ -14,8 +14,6 @@ import pytest
 
 import queries
 from ingest.importer import import_files
-from queries.loader import load
-from schemas.errors import QueryError
 from schemas.storage import Lake
 from tasqlake import notebook_support
 from tasqlake.commands import export_db
@@ -33,11 +31,10 @@ QUEUE_STATS = "SELECT * FROM queue_stats ORDER BY queue"
 PLAIN_CLIENT = """
 import json, sys
 import duckdb
-path, as_of, sql = sys.argv[1:4]
+path, as_of, sql, zone = sys.argv[1:5]
 con = duckdb.connect(path, read_only=True)
-# The views' partition pruning casts as_of to a DATE in the session time zone (see export-db
-# docs): a UTC session gives the same answers as tasqlake sql.
-con.execute("SET TimeZone = 'UTC'")
+# The answers do not depend on the client's TimeZone (tests/queries/test_time_zones.py).
+con.execute(f"SET TimeZone = '{zone}'")
 if as_of:
     con.execute("SET VARIABLE as_of = CAST($1 AS TIMESTAMPTZ)", [as_of])
 cursor = con.execute(sql)
@@ -48,9 +45,9 @@ print(json.dumps({"rows": rows, "tasqlake_modules": ours}, default=str))
 """
 
 
-def plain_duckdb(path: Path, sql: str, as_of: str = "") -> list[dict[str, Any]]:
+def plain_duckdb(path: Path, sql: str, as_of: str = "", zone: str = "UTC") -> list[dict[str, Any]]:
     done = subprocess.run(
-        [sys.executable, "-I", "-c", PLAIN_CLIENT, str(path), as_of, sql],
+        [sys.executable, "-I", "-c", PLAIN_CLIENT, str(path), as_of, sql, zone],
         capture_output=True,
         text=True,
         timeout=60,
@@ -102,6 +99,7 @@ def test_plain_duckdb_in_another_process_reads_what_tasqlake_sql_reads(
     expected = json.loads(cli.stdout)
     rows = plain_duckdb(target, QUEUE_STATS, AS_OF)
     assert rows and same(rows, expected)
+    assert same(plain_duckdb(target, QUEUE_STATS, AS_OF, zone="America/New_York"), expected)
     assert {r["queue"] for r in rows} >= {"legacy-import", "default"}
     assert any(r["orphaned"] for r in rows), "the crash left no orphan: a weak fixture"
 
@@ -207,11 +205,22 @@ def test_missing_lake_and_directory_targets_are_one_line_errors(
     assert not (tmp_path / "x.duckdb").exists()
 
 
-def test_bind_lake_refuses_sql_it_does_not_understand(tmp_path: Path) -> None:
-    objects = load()
-    twice = (*objects, *[o for o in objects if export_db.GLOB_CALL in o.sql])
-    with pytest.raises(QueryError, match="exactly one"):
-        export_db.bind_lake(twice, Lake(tmp_path))
-    bound = export_db.bind_lake(objects, Lake(tmp_path / "it's"))
-    (stored,) = [o for o in bound if o.name == "stored_events"]
-    assert "'" + str(tmp_path / "it''s") + "/events/*/*/*.parquet'" in stored.sql
+def test_the_file_reads_the_lake_by_literal_globs_even_with_quotes_in_the_path(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "it's").mkdir()
+    lake = build_lake(tmp_path / "it's" / "lake", SPEC.replace(duration=10.0))
+    target = tmp_path / "stats.duckdb"
+    export_db.export_database(lake, target)
+    with duckdb.connect(str(target), read_only=True) as con:
+        (definition,) = con.execute(
+            "SELECT sql FROM duckdb_views() WHERE view_name = 'stored_events'"
+        ).fetchone() or (None,)
+        definitions = " ".join(
+            r[0] for r in con.execute("SELECT sql FROM duckdb_views()").fetchall()
+        )
+    assert "'" + lake.events_glob.replace("'", "''") + "'" in str(definition)
+    assert "tasqlake_events_glob" not in definitions and "tasqlake_gaps_glob" not in definitions
+    (row,) = plain_duckdb(target, "SELECT count(*) AS n FROM events")
+    with queries.connect(lake) as con:
+        assert row["n"] == len(con.execute("FROM events").fetchall()) > 0
