@@ -7,6 +7,10 @@
 -- waiting in the main list from one waiting in the delayed set (delayed dispatches, retries
 -- serving their retry delay), so depth here is main + delayed. avg_duration_ms and
 -- throughput_per_minute are always NULL with the Redis driver.
+-- Queue names keep everything after the driver's key prefix: the real driver's
+-- get_all_queue_stats() lists a queue named `a:b` as `a` (it splits its Redis keys on ':'),
+-- whereas its get_queue_stats('a:b') is right; this view lists `a:b` (the full name, as
+-- get_queue_stats reports it), so compare per queue name, not list to list.
 -- Grain: one row per queue seen in a task event stamped <= T, sorted by name like the driver.
 -- Columns:
 --   queue                   queue name (QueueStats.name)

@@ -11,7 +11,8 @@
 --   last_heartbeat    latest worker_online/worker_heartbeat of that session
 --   load_percentage   100 x running tasks / concurrency, concurrency estimated as the largest of
 --                     running tasks and the highest heartbeat `active` of the session (the
---                     configured concurrency is not in the events); 0 when not running anything
+--                     configured concurrency is not in the events); 0 when not running anything,
+--                     and 0 for an offline or lost worker (its orphaned tasks load nothing)
 --   running_tasks     tasks running on the worker in its latest session (orphans of a lost one)
 CREATE OR REPLACE VIEW worker_stats AS
 WITH latest AS (
@@ -43,7 +44,7 @@ SELECT
     CAST(floor(l.uptime_s) AS BIGINT) AS uptime_seconds,
     l.last_heartbeat,
     CASE
-        WHEN coalesce(w.running_tasks, 0) = 0 THEN CAST(0 AS DOUBLE)
+        WHEN l.end_reason <> 'running' OR coalesce(w.running_tasks, 0) = 0 THEN CAST(0 AS DOUBLE)
         ELSE 100.0 * w.running_tasks / greatest(w.running_tasks, coalesce(l.max_active, 0))
     END AS load_percentage,
     coalesce(w.running_tasks, 0) AS running_tasks,

@@ -317,6 +317,7 @@ def check_workers(o: Observed) -> None:
             assert orphans_by_worker[w["worker_id"]] == len(w["in_flight_at_signal"])
             assert s["running_tasks"] == len(w["in_flight_at_signal"]), role
             assert s["current_task_id"] in w["in_flight_at_signal"], role
+            assert s["load_percentage"] == 0.0, f"{role}: a lost worker loads nothing"
             # it ended at its last heartbeat, at most one interval before the kill
             ended = sess["ended_at"].timestamp()
             assert 0 <= w["signal_at"] - ended <= freq + SCHED_SLACK_S, role

@@ -658,8 +658,10 @@ def worker_stats(events: list[Event], at: datetime) -> list[Row]:
                 ),
                 "uptime_seconds": math.floor(s.uptime_s),
                 "last_heartbeat": s.last_heartbeat,
-                "load_percentage": (
-                    100.0 * len(running) / max(len(running), s.max_active or 0) if running else 0.0
+                "load_percentage": (  # an offline or lost worker runs nothing: 0
+                    100.0 * len(running) / max(len(running), s.max_active or 0)
+                    if running and s.end_reason == "running"
+                    else 0.0
                 ),
                 "running_tasks": len(running),
                 "hostname": s.hostname,

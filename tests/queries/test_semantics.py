@@ -244,6 +244,11 @@ def test_tasks_running_on_a_lost_worker_are_orphaned(lake: Lake) -> None:
     assert s == {"orphaned_tasks": 1, "end_reason": "lost"}
     (a,) = view(lake, "SELECT outcome FROM task_attempts", at(9))
     assert a["outcome"] == "orphaned"
+    # the orphan still counts as running on the lost worker, but loads it no more
+    (w,) = view(lake, "SELECT status, running_tasks, load_percentage FROM worker_stats", at(9))
+    assert w == {"status": "lost", "running_tasks": 1, "load_percentage": 0.0}
+    (w,) = view(lake, "SELECT status, running_tasks, load_percentage FROM worker_stats", at(6))
+    assert w == {"status": "active", "running_tasks": 1, "load_percentage": 100.0}
 
 
 def test_a_worker_back_online_under_the_same_id_ends_its_previous_session_lost(
