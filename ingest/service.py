@@ -132,6 +132,8 @@ class IngestService:
         self._supervise(receiver, runner, state, thread)
         receiver.stop()
         thread.join()
+        if receiver.error is not None:  # logged now: shutting down may fail for the same cause
+            log.error("receiving stopped, the service stops: %s", receiver.error)
         self._shut_down(writer, syncer, runner, state, receiver)
         log.info("ingester %s stopped: %s", self.ingester_id, overall.render())
         if receiver.error is not None:
