@@ -82,6 +82,10 @@ def _redis_url(name: str, raw: Any) -> str:
         raise ConfigError(
             f"{name} must be a redis://, rediss:// or unix:// URL, got {mask_url(url)!r}"
         )
+    try:
+        urlsplit(url).port
+    except ValueError:
+        raise ConfigError(f"{name} has an invalid port: {mask_url(url)!r}") from None
     return url
 
 
@@ -221,9 +225,7 @@ def mask_url(url: str) -> str:
     if parts.password is None:
         return url
     user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
+    host = parts.netloc.rpartition("@")[2]  # as written, even when the port is malformed
     netloc = f"{user}:***@{host}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 

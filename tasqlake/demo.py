@@ -119,8 +119,6 @@ def run_demo(
                 "-m",
                 "tasqlake",
                 "ingest",
-                "--redis-url",
-                url,
                 "--channel",
                 channel,
                 "--lake",
@@ -128,7 +126,8 @@ def run_demo(
                 "--flush-interval",
                 "0.5",
             ],
-            env={**os.environ, "TASQLAKE_STATUS_INTERVAL": "5"},
+            # the URL (it may hold a password) goes by environment, never on a command line
+            env={**os.environ, "TASQLAKE_STATUS_INTERVAL": "5", "TASQLAKE_REDIS_URL": url},
         )
         try:
             _wait_subscribed(url, channel, ingester)
