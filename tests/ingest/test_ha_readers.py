@@ -1,0 +1,172 @@
+"""Promise 2 (two ingesters, then compaction: each event once in every view) and promise 8
+(readers querying in a loop while a restarted ingester recovers a big WAL: never fail, never
+count an event twice)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import redis
+from conftest import Ingester, count_events, publish, query, simulated_payloads, wait_until
+
+import queries
+from ingest.compaction import compact
+from queries.api import view_names
+from schemas.storage import Lake
+from tasqlake.simulator import SimulationSpec, iter_events
+
+#: Columns that legitimately differ between copies of an event (who read it, when, where).
+COPY_COLUMNS = {"received_at", "ingester_id", "channel", "first_received_at", "last_received_at"}
+#: Views about ingesters' subscriptions, not events: they differ with the set of ingesters.
+COVERAGE_VIEWS = {"stored_gaps", "ingest_gaps", "stored_events", "event_log"}
+
+
+def past_payloads(hours_ago: float, seconds: float, seed: int) -> list[bytes]:
+    """Distinct simulated payloads stamped ``hours_ago`` (their partitions are closed)."""
+    start = datetime.now(UTC) - timedelta(hours=hours_ago)
+    spec = SimulationSpec(seed=seed, rate=400, duration=seconds, start=start)
+    return list(dict.fromkeys(payload for _, payload in iter_events(spec)))
+
+
+def every_view(lake: Path, as_of: datetime) -> dict[str, list[tuple]]:
+    """Each event-derived view's rows (copy-specific columns left out), sorted."""
+    out = {}
+    with queries.connect(lake, as_of=as_of) as con:
+        for name in view_names():
+            if name in COVERAGE_VIEWS:
+                continue
+            columns = [c[0] for c in con.execute(f'DESCRIBE "{name}"').fetchall()]
+            kept = ", ".join(f'"{c}"' for c in columns if c not in COPY_COLUMNS)
+            out[name] = sorted(con.execute(f'SELECT {kept} FROM "{name}"').fetchall(), key=repr)
+    return out
+
+
+def test_two_ingesters_then_compaction_give_each_event_once_in_every_view(
+    redis_client: redis.Redis, channel: str, tmp_path: Path, ingesters: list[Ingester]
+) -> None:
+    lake = tmp_path / "lake"
+    payloads = past_payloads(hours_ago=3, seconds=8, seed=101)
+    pair = [
+        Ingester(
+            lake,
+            channel,
+            "--flush-interval",
+            "0.2",
+            "--ingester-id",
+            name,
+            "--wal-dir",
+            str(tmp_path / f"wal-{name}"),
+        ).start()
+        for name in ("ha-a", "ha-b")
+    ]
+    ingesters.extend(pair)
+    publish(redis_client, channel, payloads)
+    for ingester in pair:
+        wait_until(lambda i=ingester: i.received() >= len(payloads), 30, "both ingesters")
+        assert ingester.stop() == 0
+    assert count_events(lake) == 2 * len(payloads)  # two physical copies of everything
+
+    # The reference: the same events from one ingester only.
+    single = tmp_path / "single"
+    for path in lake.glob("events/*/*/ha-a-*.parquet"):
+        target = single / path.relative_to(lake)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    as_of = datetime.now(UTC)
+    reference = every_view(single, as_of)
+    assert reference["events"] and len(reference["events"]) == len(payloads)
+    assert every_view(lake, as_of) == reference
+
+    probe = "SELECT (SELECT count(*) FROM events), (SELECT sum(completed_total) FROM queue_stats)"
+    with queries.connect(single, as_of=as_of) as con:
+        want = con.execute(probe).fetchone()
+    errors: list[BaseException] = []
+    seen: list[tuple[int, int]] = []
+    done = threading.Event()
+
+    def read_in_a_loop() -> None:
+        with queries.connect(lake, as_of=as_of) as con:
+            while not done.is_set():
+                try:
+                    seen.append(con.execute(probe).fetchone())
+                except BaseException as error:  # any failure is the finding
+                    errors.append(error)
+
+    reader = threading.Thread(target=read_in_a_loop)
+    reader.start()
+    try:
+        wait_until(lambda: len(seen) >= 3, 30, "the reader's first queries")
+        report = compact(Lake(lake), timedelta(hours=1))  # inputs kept for the grace period
+        before = len(seen)
+        wait_until(lambda: len(seen) >= before + 3, 30, "queries after compaction")
+    finally:
+        done.set()
+        reader.join()
+    assert report.partitions and report.duplicates_removed == len(payloads)
+    assert errors == []
+    assert set(seen) == {want}, set(seen)  # before, during and after: never twice, never less
+    assert every_view(lake, as_of) == reference
+
+    later = datetime.now(UTC) + timedelta(minutes=11)  # past the grace period: inputs deleted
+    assert compact(Lake(lake), timedelta(hours=1), now=later).deleted_files > 0
+    assert count_events(lake) == len(payloads)  # physically once each now
+    assert every_view(lake, as_of) == reference
+
+
+def test_readers_during_wal_recovery_never_fail_nor_double_count(
+    redis_client: redis.Redis, channel: str, tmp_path: Path, ingesters: list[Ingester]
+) -> None:
+    lake = tmp_path / "lake"
+    payloads = list(dict.fromkeys(simulated_payloads(seed=102, rate=20_000, duration=6)))
+    first = Ingester(lake, channel, "--flush-interval", "600").start()
+    ingesters.append(first)
+    publish(redis_client, channel, payloads)
+    wait_until(lambda: first.received() >= len(payloads), 60, "everything read")
+    first.stop(signal.SIGKILL)  # a big WAL, nothing committed (one batch would hold 200 000)
+    assert count_events(lake) == 0
+    assert sum(p.stat().st_size for p in (lake / "wal").glob("*.wal")) > 10_000_000
+
+    errors: list[BaseException] = []
+    seen: list[tuple[int, int, int]] = []
+    done = threading.Event()
+    glob = f"read_parquet('{lake}/events/*/*/*.parquet')"
+
+    def read_in_a_loop() -> None:
+        while not done.is_set():
+            try:
+                if not list(lake.glob("events/*/*/*.parquet")):
+                    continue
+                with queries.connect(lake) as con:
+                    row = con.execute(
+                        "SELECT (SELECT count(*) FROM events), "
+                        "(SELECT count(DISTINCT event_id) FROM events), "
+                        f"(SELECT count(*) - count(DISTINCT event_id) FROM {glob})"
+                    ).fetchone()
+                    assert row is not None
+                    seen.append(row)
+            except BaseException as error:  # any failure is the finding
+                errors.append(error)
+
+    reader = threading.Thread(target=read_in_a_loop)
+    reader.start()
+    try:
+        # Recovery commits in batches of 8 000 events while the reader reads.
+        second = Ingester(lake, channel, "--flush-interval", "600", "--max-batch-events", "8000")
+        second.start()
+        ingesters.append(second)
+        assert second.stop() == 0
+    finally:
+        done.set()
+        reader.join()
+    assert errors == []
+    counts = [row[0] for row in seen]
+    assert len(set(counts)) > 2, counts  # the reader saw recovery commit batch after batch
+    assert counts == sorted(counts)  # never went back
+    assert all(row[0] == row[1] and row[2] == 0 for row in seen)  # never an event twice
+    assert query(f"SELECT count(*), count(DISTINCT event_id) FROM {glob}") == [
+        (len(payloads), len(payloads))
+    ]
