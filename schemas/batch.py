@@ -175,11 +175,12 @@ def sort_for_storage(table: pa.Table) -> pa.Table:
     return table.take(
         pc.sort_indices(
             table,
-            sort_keys=[
-                ("task_id", "ascending"),
-                ("worker_id", "ascending"),
-                ("timestamp", "ascending"),
-            ],
-            null_placement="at_end",
+            options=pc.SortOptions(
+                sort_keys=[
+                    ("task_id", "ascending", "at_end"),
+                    ("worker_id", "ascending", "at_end"),
+                    ("timestamp", "ascending", "at_end"),
+                ]
+            ),
         )
     )
