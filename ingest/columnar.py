@@ -100,7 +100,7 @@ class BatchBuilder:
         if max(map(len, payloads)) <= self.max_payload_bytes:
             try:
                 structs = [_DECODE(raw) for raw in payloads]
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):  # deep nesting: the slow path says why
                 pass
             else:
                 self._keep_fast(structs, payloads, received_us, channel)
@@ -113,7 +113,7 @@ class BatchBuilder:
             try:
                 fast_structs.append(_DECODE(raw))
                 fast_raws.append(raw)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):
                 self._slow.append((raw, received_us, channel))
         self._keep_fast(fast_structs, fast_raws, received_us, channel)
 
@@ -133,7 +133,15 @@ class BatchBuilder:
             return
         try:
             table, rejected = self._build_fast()
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+        except (
+            pa.ArrowInvalid,
+            pa.ArrowTypeError,
+            OverflowError,
+            TypeError,
+            ValueError,
+            PayloadError,  # e.g. a result JSON cannot hold: the canonical path says which row
+            RecursionError,
+        ):
             table, rejected = None, list(range(len(self._raws)))
         self._slow.extend(self._rows_of(rejected))
         if table is not None and table.num_rows:
