@@ -19,6 +19,7 @@ from types import FrameType
 from prometheus_client import CollectorRegistry
 
 from ingest.counters import Counters, StatusLine
+from ingest.maintenance import MaintenancePlan, MaintenanceScheduler
 from ingest.metrics import MetricsServer
 from ingest.processor import ProcessorConfig
 from ingest.processor_runner import ProcessorRunner, ProcessRunner, ThreadRunner
@@ -199,6 +200,8 @@ def run_ingest(settings: Settings, registry: CollectorRegistry | None = None) ->
         service.stop()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    plan = MaintenancePlan.from_settings(settings, Lake(settings.lake))
+    maintenance = MaintenanceScheduler(plan).start() if plan is not None else None
     try:
         return service.run()
     except TasqlakeError:
@@ -206,5 +209,7 @@ def run_ingest(settings: Settings, registry: CollectorRegistry | None = None) ->
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if maintenance is not None:
+            maintenance.stop()
         if server is not None:
             server.stop()

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from schemas import constants
+from schemas.durations import parse_duration
 from schemas.errors import ConfigError
 from schemas.redaction import DEFAULT_POLICY_TEXT, RedactionPolicy
 
@@ -45,6 +46,8 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "metrics_bind": ("TASQLAKE_METRICS_BIND",),
     "unhealthy_after": ("TASQLAKE_UNHEALTHY_AFTER",),
     "export_derived": ("TASQLAKE_EXPORT_DERIVED",),
+    "compact_every": ("TASQLAKE_COMPACT_EVERY",),
+    "retention": ("TASQLAKE_RETENTION",),
 }
 
 
@@ -83,7 +86,7 @@ def _redis_url(name: str, raw: Any) -> str:
             f"{name} must be a redis://, rediss:// or unix:// URL, got {mask_url(url)!r}"
         )
     try:
-        urlsplit(url).port
+        _ = urlsplit(url).port  # raises on a malformed port
     except ValueError:
         raise ConfigError(f"{name} has an invalid port: {mask_url(url)!r}") from None
     return url
@@ -133,6 +136,18 @@ def _bool(name: str, raw: Any) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _duration_seconds(name: str, raw: Any) -> float:
+    """A duration as seconds: a number, or text like 90d / 12h / 30m / 45s."""
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return _positive_float(name, raw)
+    text = str(raw).strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        return parse_duration(text, name).total_seconds()
+    return _positive_float(name, seconds)
+
+
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "redis_url": _redis_url,
     "channels": _channels,
@@ -157,6 +172,8 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "metrics_bind": _text,
     "unhealthy_after": _positive_float,
     "export_derived": _bool,
+    "compact_every": _duration_seconds,
+    "retention": _duration_seconds,
 }
 
 
@@ -185,6 +202,8 @@ _FILE_TYPES: dict[str, tuple[type, ...]] = {
     "metrics_bind": (str,),
     "unhealthy_after": (int, float),
     "export_derived": (bool,),
+    "compact_every": (str, int, float),
+    "retention": (str, int, float),
 }
 _TYPE_NAMES = {
     str: "a string",
@@ -263,6 +282,10 @@ class Settings:
     unhealthy_after: float = 30.0
     #: Also export gauges derived from the lake (queue depth, workers, retry rate).
     export_derived: bool = False
+    #: Compact closed partitions (and purge superseded files) this often, in seconds (None: off).
+    compact_every: float | None = None
+    #: Delete hour partitions older than this many seconds, checked hourly (None: keep all).
+    retention: float | None = None
     config_file: str | None = None
     #: Where each value came from: "flag", "env:NAME", "file:PATH" or "default".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)

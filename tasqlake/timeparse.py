@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from schemas.durations import parse_duration
 from schemas.errors import ConfigError
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+__all__ = ["parse_duration", "parse_instant"]
 
 
 def parse_instant(text: str, flag: str = "--as-of") -> datetime:
@@ -22,11 +21,3 @@ def parse_instant(text: str, flag: str = "--as-of") -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
-
-
-def parse_duration(text: str, flag: str) -> timedelta:
-    """A duration like ``90d``, ``12h``, ``30m``, ``45s`` or ``2w``."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ConfigError(f"{flag} must be a duration like 90d, 12h, 30m or 45s, got {text!r}")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])

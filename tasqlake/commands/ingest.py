@@ -97,6 +97,18 @@ def add_operations(parser: argparse.ArgumentParser) -> None:
         choices=logging_setup.FORMATS,
         help="text (default) or json lines for log collectors (env TASQLAKE_LOG_FORMAT)",
     )
+    parser.add_argument(
+        "--compact-every",
+        metavar="DURATION",
+        help="compact closed partitions this often, e.g. 1h (env TASQLAKE_COMPACT_EVERY; "
+        "default: never, run 'tasqlake compact' yourself)",
+    )
+    parser.add_argument(
+        "--retention",
+        metavar="DURATION",
+        help="delete hour partitions older than this, checked hourly, e.g. 90d "
+        "(env TASQLAKE_RETENTION; default: keep everything)",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
