@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 
 IMPORT_INGESTER_ID = "import"
 DEFAULT_CHUNK_EVENTS = 200_000
+#: Progress is reported every this many payloads (and at each file's end).
+_TRACK_EVERY = 2048
+
+#: Called with the number of bytes of the input files consumed since the previous call.
+Track = Callable[[int], None]
 
 
 @dataclass
@@ -55,10 +60,13 @@ def import_files(
     max_payload_bytes: int = constants.DEFAULT_MAX_PAYLOAD_BYTES,
     chunk_events: int = DEFAULT_CHUNK_EVENTS,
     redaction: RedactionPolicy = DEFAULT_POLICY,
+    track: Track | None = None,
 ) -> ImportSummary:
     """Import every file (all are checked to be readable first); returns the totals.
 
     ``redaction`` is applied to result/error/traceback as the ingest service applies it.
+    ``track(n)`` is told of the input bytes consumed as the import goes (a progress bar); the
+    amounts add up to the files' total size.
     """
     files = [Path(p) for p in paths]
     for path in files:
@@ -67,21 +75,34 @@ def import_files(
     summary = ImportSummary()
     for path in files:
         builder = BatchBuilder(IMPORT_INGESTER_ID, max_payload_bytes, redaction)
-        _import_one(path, lake, builder, chunk_events, summary)
+        _import_one(path, lake, builder, chunk_events, summary, track)
         summary.files += 1
     return summary
 
 
 def _import_one(
-    path: Path, lake: Lake, builder: BatchBuilder, chunk_events: int, summary: ImportSummary
+    path: Path,
+    lake: Lake,
+    builder: BatchBuilder,
+    chunk_events: int,
+    summary: ImportSummary,
+    track: Track | None,
 ) -> None:
     digest = _content_hash(path)
     writer_id = f"{IMPORT_INGESTER_ID}-{digest[:16]}"
     channel = f"import:{path.name}"
     received_us = time.time_ns() // 1000
-    chunk = 0
+    chunk = reported = 0
     with _open(path) as source:
-        for raw, error in _payloads(source, path):
+
+        def report() -> None:
+            nonlocal reported
+            position = source.tell()
+            if track is not None and position > reported:
+                track(position - reported)
+                reported = position
+
+        for count, (raw, error) in enumerate(_payloads(source, path), 1):
             if error is None:
                 builder.add([raw], received_us, channel)
             else:
@@ -89,6 +110,9 @@ def _import_one(
             if len(builder) >= chunk_events:
                 _commit(builder, lake, writer_id, chunk, summary)
                 chunk += 1
+            if count % _TRACK_EVERY == 0:
+                report()
+        report()
     if len(builder):
         _commit(builder, lake, writer_id, chunk, summary)
 

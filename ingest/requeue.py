@@ -116,21 +116,26 @@ def requeue_quarantine(
 ) -> RequeueSummary:
     """Try every selected quarantine row again; returns what happened.
 
-    ``track(n)`` is called after each quarantine file with its number of rows.
+    ``track(1)`` is called after each quarantine file (of :func:`quarantine_files`).
     """
     lake.require_readable()
     settings = _Settings(max_payload_bytes, str(redaction or RedactionPolicy.parse("")))
     summary = RequeueSummary()
     taken = _complete_pending(lake, summary)
-    for relpath in lake.list_files(constants.QUARANTINE_DIR):
+    for relpath in quarantine_files(lake):
         rows = _read_quarantine(lake, relpath)
         chosen = _select(rows, selection, taken, summary)
         summary.examined += chosen.num_rows
         if chosen.num_rows:
             _requeue_file(lake, relpath, chosen, settings, summary, taken)
         if track is not None:
-            track(rows.num_rows)
+            track(1)
     return summary
+
+
+def quarantine_files(lake: Lake) -> list[str]:
+    """The quarantine files a run goes through, in order."""
+    return lake.list_files(constants.QUARANTINE_DIR)
 
 
 def _select(

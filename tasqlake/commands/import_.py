@@ -6,13 +6,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from ingest.importer import import_files
-from ingest.requeue import Selection, requeue_quarantine
+from ingest.requeue import Selection, quarantine_files, requeue_quarantine
 from schemas import decode
 from schemas.errors import ConfigError
 from schemas.settings import Settings
 from schemas.storage import Lake
+from tasqlake import progress
 from tasqlake.commands._options import add_lake, add_max_payload_bytes, add_redact
 from tasqlake.timeparse import parse_instant
 
@@ -80,17 +82,35 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             frozenset(args.reason) if args.reason else None,
             None if since is None else decode.to_epoch_us(since),
         )
-        requeued = requeue_quarantine(
-            lake, settings.max_payload_bytes, settings.redaction, selection
-        )
+        lake.require_readable()
+        total = len(quarantine_files(lake))
+        with progress.bar("re-importing quarantine", total=total, unit="items") as advance:
+            requeued = requeue_quarantine(
+                lake, settings.max_payload_bytes, settings.redaction, selection, track=advance
+            )
         print(requeued.render())
         return 0
     if args.reason or args.since:
         raise ConfigError("--reason and --since select quarantined payloads: add --from-quarantine")
     if not args.files:
         raise ConfigError("nothing to import: give event FILE(s), or --from-quarantine")
-    summary = import_files(
-        args.files, lake, settings.max_payload_bytes, redaction=settings.redaction
-    )
+    total = sum(_size(path) for path in args.files)
+    label = f"importing {args.files[0]}" if len(args.files) == 1 else "importing"
+    with progress.bar(label, total=total, unit="bytes") as advance:
+        summary = import_files(
+            args.files,
+            lake,
+            settings.max_payload_bytes,
+            redaction=settings.redaction,
+            track=advance,
+        )
     print(summary.render())
     return 0
+
+
+def _size(path: str) -> int:
+    """Size of ``path`` for the bar; 0 when unknown (import_files then names the problem)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
