@@ -20,6 +20,9 @@
 --   completed     task_completed events in the bucket
 --   failed        task_failed events in the bucket
 --   retried       task_reenqueued events in the bucket
+--   complete      false when the bucket overlaps an ingest gap (no ingester subscribed for part
+--                 of it: its events, and so the depths from it on, may be incomplete); see
+--                 ingest_gaps and coverage_complete
 CREATE OR REPLACE MACRO queue_depth_series(width) AS TABLE
 WITH per_instant AS (
     SELECT
@@ -98,7 +101,8 @@ SELECT
     coalesce(p.started, 0) AS started,
     coalesce(p.completed, 0) AS completed,
     coalesce(p.failed, 0) AS failed,
-    coalesce(p.retried, 0) AS retried
+    coalesce(p.retried, 0) AS retried,
+    coverage_complete(g.bucket_start, add_utc(g.bucket_start, width)) AS complete
 FROM grid AS g
 LEFT JOIN per_bucket AS p USING (queue, bucket_start)
 ORDER BY g.queue, g.bucket_start;

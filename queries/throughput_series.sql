@@ -8,6 +8,8 @@
 --   failed           task_failed events (failed for good)
 --   retried          task_reenqueued events (failed attempts that will be retried)
 --   avg_duration_ms  mean duration_ms of the bucket's task_completed events
+--   complete         false when the bucket overlaps an ingest gap (its counts may be too low);
+--                    see ingest_gaps and coverage_complete
 CREATE OR REPLACE MACRO throughput_series(width) AS TABLE
 WITH ends AS (
     SELECT DISTINCT ON (event_id)
@@ -24,7 +26,10 @@ SELECT
     count(*) FILTER (WHERE event_type = 'task_completed') AS completed,
     count(*) FILTER (WHERE event_type = 'task_failed') AS failed,
     count(*) FILTER (WHERE event_type = 'task_reenqueued') AS retried,
-    avg(duration_ms) FILTER (WHERE event_type = 'task_completed') AS avg_duration_ms
+    avg(duration_ms) FILTER (WHERE event_type = 'task_completed') AS avg_duration_ms,
+    coverage_complete(
+        time_bucket(width, "timestamp"), add_utc(time_bucket(width, "timestamp"), width)
+    ) AS complete
 FROM ends
 GROUP BY queue, task_name, time_bucket(width, "timestamp")
 ORDER BY queue, task_name, bucket_start;

@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 Event = dict[str, Any]
@@ -438,7 +440,10 @@ def bucket_of(moment: datetime, width: timedelta) -> datetime:
     return ORIGIN + width * ((moment - ORIGIN) // width)
 
 
-def queue_depth_series(events: list[Event], at: datetime, width: timedelta) -> list[Row]:
+def queue_depth_series(
+    events: list[Event], at: datetime, width: timedelta, gaps: Sequence[GapRecord] = ()
+) -> list[Row]:
+    windows = ingest_gaps(gaps, at)
     seen = [e for e in visible(events, at) if e["event_type"] in TASK_TYPES]
     if not seen:
         return []
@@ -478,13 +483,17 @@ def queue_depth_series(events: list[Event], at: datetime, width: timedelta) -> l
                     "completed": instants("task_completed"),
                     "failed": instants("task_failed"),
                     "retried": instants("task_reenqueued"),
+                    "complete": complete(windows, bucket, end),
                 }
             )
         bucket = end
     return rows
 
 
-def throughput_series(events: list[Event], at: datetime, width: timedelta) -> list[Row]:
+def throughput_series(
+    events: list[Event], at: datetime, width: timedelta, gaps: Sequence[GapRecord] = ()
+) -> list[Row]:
+    windows = ingest_gaps(gaps, at)
     groups: dict[tuple[str, str, datetime], list[Event]] = defaultdict(list)
     for e in visible(events, at):
         if e["event_type"] in ENDS:
@@ -506,6 +515,7 @@ def throughput_series(events: list[Event], at: datetime, width: timedelta) -> li
                 "failed": sum(e["event_type"] == "task_failed" for e in evs),
                 "retried": sum(e["event_type"] == "task_reenqueued" for e in evs),
                 "avg_duration_ms": sum(durations) / len(durations) if durations else None,
+                "complete": complete(windows, bucket, bucket + width),
             }
         )
     return rows
@@ -712,3 +722,70 @@ def worker_uptime(events: list[Event], at: datetime) -> list[Row]:
             }
         )
     return rows
+
+
+# --- ingest gaps ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GapRecord:
+    """One stored gap record: ``ingester_id`` was not subscribed in [start, end)."""
+
+    ingester_id: str
+    start: datetime
+    end: datetime
+    reason: str
+    channels: tuple[str, ...] = ("asynctasq:events",)
+
+
+def ingest_gaps(records: Sequence[GapRecord], at: datetime) -> list[Row]:
+    """Windows of [first record start, T] in which every ingester is not subscribed.
+
+    An ingester is not subscribed before its first record and inside each of its records
+    (records clipped at T; only those starting at or before T exist as of T), subscribed
+    otherwise. Between consecutive record boundaries nothing changes, so each elementary piece
+    is decided at its left end; touching gap pieces are merged.
+    """
+    known = [replace(r, end=min(r.end, at)) for r in records if r.start <= at]
+    if not known:
+        return []
+    by_ingester: dict[str, list[GapRecord]] = defaultdict(list)
+    for r in known:
+        by_ingester[r.ingester_id].append(r)
+
+    def not_subscribed(own: list[GapRecord], t: datetime) -> bool:
+        return t < min(r.start for r in own) or any(r.start <= t < r.end for r in own)
+
+    span_start = min(r.start for r in known)
+    cuts = sorted(
+        {span_start, at} | {t for r in known for t in (r.start, r.end) if span_start <= t <= at}
+    )
+    windows: list[tuple[datetime, datetime]] = []
+    for a, b in pairwise(cuts):
+        if all(not_subscribed(own, a) for own in by_ingester.values()):
+            if windows and windows[-1][1] == a:
+                windows[-1] = (windows[-1][0], b)
+            else:
+                windows.append((a, b))
+    rows = []
+    for a, b in windows:
+        over = [r for r in known if r.start < b and r.end > a]
+        rows.append(
+            {
+                "gap_start": a,
+                "gap_end": b,
+                "duration_s": seconds(a, b),
+                "ingesters": sorted({r.ingester_id for r in over}),
+                "reasons": sorted({r.reason for r in over}),
+                "channels": sorted({c for r in over for c in r.channels}),
+            }
+        )
+    return rows
+
+
+def covered(windows: list[Row], t: datetime) -> bool:
+    """``t`` outside every window of :func:`ingest_gaps`."""
+    return not any(w["gap_start"] <= t < w["gap_end"] for w in windows)
+
+
+def complete(windows: list[Row], start: datetime, end: datetime) -> bool:
+    """[start, end) overlaps no window of :func:`ingest_gaps`."""
+    return not any(w["gap_start"] < end and w["gap_end"] > start for w in windows)

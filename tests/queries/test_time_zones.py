@@ -10,7 +10,7 @@ UTC, where a local day lasts 23 hours), and zones with half-hour offsets are tri
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -20,6 +20,8 @@ import queries
 from schemas.storage import Lake
 from tests.queries.conftest import write_events
 from tests.queries.history import BASE, generate, imperfect
+from tests.queries.oracle import GapRecord
+from tests.queries.test_ingest_gaps import write_gaps
 
 ZONES = ("America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Kiritimati")
 #: Two histories: one across UTC midnight on the day New York enters DST, one two days later.
@@ -38,6 +40,16 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     lake = Lake(tmp_path_factory.mktemp("zones") / "lake").ensure()
     for seed, start in enumerate(STARTS, start=11):
         write_events(lake, shifted(seed, start), ingester_id=f"ing-{seed}")
+    first = STARTS[0]  # gaps across UTC midnight (ingest_gaps, the buckets' complete flags)
+    write_gaps(
+        lake,
+        [
+            GapRecord("ing-11", first - timedelta(seconds=1), first, "start-up"),
+            GapRecord(
+                "ing-11", first + timedelta(seconds=170), first + timedelta(seconds=200), "x"
+            ),
+        ],
+    )
     return lake
 
 
@@ -90,6 +102,7 @@ def test_every_view_gives_the_utc_answer_in_other_session_time_zones(
                 assert have == want, f"{statement} differs in TimeZone {zone}"
     every = [e for seed, s in enumerate(STARTS, start=11) for e in shifted(seed, s)]
     assert stamped == sum(e["timestamp"] <= as_of for e in every) > 0
+    assert len(expected[sql.index('SELECT * FROM "ingest_gaps"')]) == 2
 
 
 def test_day_buckets_are_utc_days_even_across_a_daylight_saving_change(lake: Lake) -> None:
