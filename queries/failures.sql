@@ -1,7 +1,6 @@
 -- failures: failed attempts grouped by kind of error, per queue and task type, as of T. Every
 -- failed attempt counts: task_failed (failed for good) and task_reenqueued (will be retried),
--- each event once. error_class: see error_class.sql (exception type from the traceback's last
--- line, else the normalised message; task_reenqueued carries no traceback in 1.7).
+-- each event once (see failed_attempts, and error_class.sql for how errors are grouped).
 -- Grain: one row per queue, task_name and error_class.
 -- Columns:
 --   count         failed attempts
@@ -11,14 +10,6 @@
 --   last_seen     latest such event
 --   sample_error  the error message of the latest one
 CREATE OR REPLACE VIEW failures AS
-WITH failed_attempts AS (
-    SELECT DISTINCT ON (event_id)
-        event_id, queue, task_name, event_type, "timestamp", error,
-        error_class(error, traceback) AS error_class
-    FROM event_log
-    WHERE task_id IS NOT NULL
-      AND event_type IN ('task_failed', 'task_reenqueued')
-)
 SELECT
     queue,
     task_name,

@@ -1,7 +1,7 @@
 -- recent_failures: the errors of the hour before T, per queue, task type and kind of error,
 -- most frequent first: what `tasqlake stats` shows as the last hour's failure highlights.
--- Counts failed attempts stamped in (T - 1 hour, T], each event once (see failures for the
--- whole history and error_class.sql for how errors are grouped).
+-- Counts failed attempts (failed_attempts) stamped in (T - 1 hour, T]; failures covers the
+-- whole history.
 -- Grain: one row per queue, task_name and error_class with a failed attempt in the last hour.
 -- Columns:
 --   queue         queue name
@@ -12,15 +12,6 @@
 --   last_seen     latest such event
 --   sample_error  the error message of the latest one
 CREATE OR REPLACE VIEW recent_failures AS
-WITH failed_attempts AS (
-    SELECT DISTINCT ON (event_id)
-        event_id, queue, task_name, event_type, "timestamp", error,
-        error_class(error, traceback) AS error_class
-    FROM event_log
-    WHERE task_id IS NOT NULL
-      AND event_type IN ('task_failed', 'task_reenqueued')
-      AND "timestamp" > as_of() - INTERVAL 1 HOUR
-)
 SELECT
     queue,
     task_name,
@@ -28,7 +19,8 @@ SELECT
     count(*) FILTER (WHERE event_type = 'task_failed') AS failed,
     count(*) FILTER (WHERE event_type = 'task_reenqueued') AS retried,
     max("timestamp") AS last_seen,
-    arg_max(error, "timestamp") AS sample_error
+    arg_max_null(error, "timestamp") AS sample_error
 FROM failed_attempts
+WHERE "timestamp" > as_of() - INTERVAL 1 HOUR
 GROUP BY queue, task_name, error_class
 ORDER BY failed + retried DESC, queue, task_name, error_class;

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import msgspec
 import redis
+from conftest import Ingester, events_glob, publish, query, wait_until
 
 from ingest.maintenance import MaintenancePlan, run_once
 from schemas.settings import Settings
 from schemas.storage import Lake
 
-REDIS_URL = os.environ.get("TASQLAKE_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 
-
-def _payload(at: datetime, n: int) -> bytes:
+def _enqueued(at: datetime, n: int) -> bytes:
     return msgspec.msgpack.encode(
         {
             "event_type": "task_enqueued",
@@ -41,11 +33,11 @@ def _payload(at: datetime, n: int) -> bytes:
     )
 
 
-def _count(lake: Path) -> int:
-    rows = duckdb.sql(
-        f"SELECT count(DISTINCT event_id) FROM read_parquet('{lake}/events/*/*/*.parquet')"
-    ).fetchall()
-    return int(rows[0][0])
+def _distinct_events(lake: Path) -> int:
+    """Events in the lake, each once (superseded files stay for a grace period after compaction)."""
+    if not list(lake.glob("events/*/*/*.parquet")):
+        return 0
+    return int(query(f"SELECT count(DISTINCT event_id) FROM {events_glob(lake)}")[0][0])
 
 
 def test_plan_is_off_unless_asked(tmp_path: Path) -> None:
@@ -57,78 +49,42 @@ def test_plan_is_off_unless_asked(tmp_path: Path) -> None:
     assert plan is not None and plan.interval == 600
 
 
-def test_ingest_compacts_and_prunes_on_schedule(tmp_path: Path) -> None:
-    lake = tmp_path / "lake"
-    channel = f"test-maintenance:{uuid.uuid4().hex[:8]}"
-    ingester = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tasqlake",
-            "ingest",
-            "--redis-url",
-            REDIS_URL,
-            "--channel",
+def test_ingest_compacts_and_prunes_on_schedule(
+    lake: Path, channel: str, redis_client: redis.Redis, ingesters: list[Ingester]
+) -> None:
+    ingester = Ingester(
+        lake, channel, "--flush-interval", "0.2", "--compact-every", "1s", "--retention", "30d"
+    )
+    ingesters.append(ingester.start())
+    now = datetime.now(UTC)
+    closed_hour = (now - timedelta(hours=3)).replace(minute=10, second=0, microsecond=0)
+    ancient = (now - timedelta(days=40)).replace(minute=5, second=0, microsecond=0)
+    # two batches into the same closed hour, so it holds several files to compact
+    for batch in range(2):
+        publish(
+            redis_client,
             channel,
-            "--lake",
-            str(lake),
-            "--flush-interval",
-            "0.2",
-            "--compact-every",
-            "1s",
-            "--retention",
-            "30d",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+            [_enqueued(closed_hour + timedelta(seconds=n), batch * 50 + n) for n in range(50)],
+        )
+        wait_until(lambda b=batch: _distinct_events(lake) == 50 * (b + 1), 30, "batch committed")
+    publish(
+        redis_client,
+        channel,
+        [_enqueued(ancient + timedelta(seconds=n), 1000 + n) for n in range(20)],
     )
-    lines: list[str] = []
-    reader = threading.Thread(
-        target=lambda: (
-            lines.extend(iter(ingester.stdout.readline, "")) if ingester.stdout else None
+    closed_dir = lake / "events" / f"date={closed_hour:%Y-%m-%d}" / f"hour={closed_hour:%H}"
+    wait_until(
+        lambda: (
+            "retention: deleted 1 partitions" in ingester.log()
+            and any(closed_dir.glob("compacted-*.parquet"))
         ),
-        daemon=True,
+        60,
+        "scheduled compaction and retention",
     )
-    reader.start()
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        deadline = time.monotonic() + 30
-        while not dict(client.pubsub_numsub(channel)).get(channel.encode()):
-            assert ingester.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
-        now = datetime.now(UTC)
-        closed_hour = (now - timedelta(hours=3)).replace(minute=10, second=0, microsecond=0)
-        ancient = (now - timedelta(days=40)).replace(minute=5, second=0, microsecond=0)
-        # two batches into the same closed hour, so it holds several files to compact
-        for batch in range(2):
-            for n in range(50):
-                client.publish(
-                    channel, _payload(closed_hour + timedelta(seconds=n), batch * 50 + n)
-                )
-            time.sleep(0.6)
-        for n in range(20):
-            client.publish(channel, _payload(ancient + timedelta(seconds=n), 1000 + n))
-        closed_dir = lake / "events" / f"date={closed_hour:%Y-%m-%d}" / f"hour={closed_hour:%H}"
-        ancient_dir = lake / "events" / f"date={ancient:%Y-%m-%d}"
-        deadline = time.monotonic() + 60
-        while True:
-            compacted = list(closed_dir.glob("compacted-*.parquet")) if closed_dir.exists() else []
-            pruned = any("retention: deleted" in line for line in lines)
-            if compacted and pruned and not ancient_dir.exists() and _count(lake) == 100:
-                break
-            assert time.monotonic() < deadline, "maintenance did not run"
-            time.sleep(0.3)
-    finally:
-        ingester.send_signal(signal.SIGTERM)
-        ingester.wait(timeout=60)
-        reader.join(timeout=10)
-        client.close()
-    output = "".join(lines)
-    assert ingester.returncode == 0, output
-    assert "compaction: 1 partitions" in output
-    assert "retention: deleted 1 partitions" in output
-    assert _count(lake) == 100  # the 20 ancient events are gone, the rest once each
+    assert not (lake / "events" / f"date={ancient:%Y-%m-%d}").exists()
+    assert ingester.stop() == 0
+    assert "compaction: 1 partitions" in ingester.log()
+    assert _distinct_events(lake) == 100  # the 20 ancient events are gone, the rest once each
 
 
 def test_run_once_is_a_no_op_on_an_empty_lake(tmp_path: Path) -> None:
