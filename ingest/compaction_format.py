@@ -15,9 +15,12 @@ everything else             1.6             dictionary + zstd 9 (duration_ms 0.5
 **total**                   **21.5**        ingest files (50 k-event batches, zstd 3): 29.1
 ==========================  ==============  ======================================================
 
-Row order (:data:`ORDER_SQL`): tasks in the order of their first event, each task's events
-contiguous and in timestamp order; events without a task (worker lifecycle) grouped per worker the
-same way. Per-task aggregates see a task's events together, and ``timestamp`` rises almost
+Row order (:data:`MERGE_SQL`): tasks in the order of their first event, each task's events
+contiguous and in timestamp order; then the events without a task (worker lifecycle, a few %),
+grouped per worker the same way. Worker events last means the row groups before them hold task
+events only, so ``event_type IN ('worker_…')`` scans (worker sessions) skip them by min/max
+statistics: on a 716 k-event hour, 225 k rows read instead of 492 k.
+Per-task aggregates see a task's events together, and ``timestamp`` rises almost
 monotonically through the file, so row-group min/max statistics let DuckDB skip row groups for
 time-bounded filters inside a partition. (Sorting by ``task_id`` instead costs 4.2 bytes per
 timestamp column: the random UUID order scatters time.)
@@ -93,5 +96,5 @@ keyed AS (
 )
 SELECT {_COLUMN_LIST}
 FROM keyed
-ORDER BY _first, _group, "timestamp", event_id
+ORDER BY task_id IS NULL, _first, _group, "timestamp", event_id
 """

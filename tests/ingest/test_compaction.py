@@ -126,21 +126,25 @@ def test_output_layout_schema_order_and_encodings(lake: Lake) -> None:
     table = lake.read_table(output)
     assert table.schema.remove_metadata().equals(EVENT_SCHEMA.remove_metadata())
     assert b"tasqlake.redaction" in (table.schema.metadata or {})
-    # Each task's events are contiguous and in timestamp order; tasks by first appearance.
+    # Each task's (worker's) events are contiguous; groups by first appearance; tasks first.
     con = duckdb.connect()
     con.register("t", table)
     bad = con.execute(
         """
         WITH n AS (SELECT *, row_number() OVER () AS pos FROM t),
-        g AS (SELECT coalesce(task_id, worker_id, event_type) AS k, min(pos) AS lo,
-                     max(pos) AS hi, count(*) AS c, min("timestamp") AS first FROM n GROUP BY k)
+        g AS (SELECT coalesce(task_id, worker_id, event_type) AS k, bool_or(task_id IS NULL)
+                     AS no_task, min(pos) AS lo, max(pos) AS hi, count(*) AS c,
+                     min("timestamp") AS first FROM n GROUP BY k)
         SELECT
             (SELECT count(*) FROM g WHERE hi - lo + 1 <> c),
-            (SELECT count(*) FROM (SELECT first, lag(first) OVER (ORDER BY lo) AS prev FROM g)
-             WHERE first < prev)
+            (SELECT count(*) FROM (SELECT first, lag(first) OVER (PARTITION BY no_task
+                                   ORDER BY lo) AS prev FROM g) WHERE first < prev),
+            (SELECT max(pos) FROM n WHERE task_id IS NOT NULL)
+                < (SELECT min(pos) FROM n WHERE task_id IS NULL),
+            (SELECT count(*) FROM n WHERE task_id IS NULL) > 0
         """
     ).fetchall()
-    assert bad == [(0, 0)]
+    assert bad == [(0, 0, True, True)]  # contiguous, by first appearance, worker events last
     meta = pq.read_metadata(lake.path(output))
     columns = {meta.schema.column(i).name: i for i in range(meta.num_columns)}
     chunk = meta.row_group(0).column(columns["timestamp"])
