@@ -1,19 +1,24 @@
 """Turning a batch of raw payloads into Arrow tables, fast, with the canonical decoder's meaning.
 
-The common case (a well-formed AsyncTasQ payload) is decoded straight into
-:class:`~schemas.wire.WirePayload` structs and the columns are built and validated a whole batch
-at a time. Every payload the fast path is not sure about (extra keys, a wrong type, not msgpack,
-out-of-range values, missing keys) is handed to the canonical per-payload path,
-:func:`schemas.decode.decode` + :class:`~schemas.batch.EventColumns` /
-:class:`~schemas.batch.QuarantineColumns`, which decides whether it is stored or quarantined and
-why. The fast path only ever accepts payloads the canonical path accepts, with the same values
-(a property test holds it to that).
+The common case (a well-formed AsyncTasQ payload) is decoded straight into the per-kind structs
+of :mod:`ingest.fast_wire` (task events and worker events apart) and the columns are built and
+validated a whole chunk at a time. Every payload the fast path is not sure about (extra keys, a
+wrong type, not msgpack, out-of-range values, missing keys, unknown event types) is handed to the
+canonical per-payload path, :func:`schemas.decode.decode` + :class:`~schemas.batch.EventColumns`
+/ :class:`~schemas.batch.QuarantineColumns`, which decides whether it is stored or quarantined
+and why. The fast path only ever accepts payloads the canonical path accepts, with the same
+values (a property test holds it to that).
+
+Memory: decoded structs are turned into Arrow every :data:`CHUNK_ROWS` rows, so only the Arrow
+tables of the batch (:attr:`BatchBuilder.nbytes`) and one chunk of structs are held at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import compress
 
 import msgspec
 import numpy as np
@@ -21,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from msgspec import UNSET
 
+from ingest import fast_wire
 from ingest.redaction_arrays import redact_columns, schema_with_policy
 from schemas import constants
 from schemas.batch import EventColumns, Partition, QuarantineColumns
@@ -28,21 +34,40 @@ from schemas.decode import decode, result_json
 from schemas.errors import PayloadError
 from schemas.redaction import DEFAULT_POLICY, RedactionPolicy
 from schemas.stored import EVENT_SCHEMA, QUARANTINE_SCHEMA
-from schemas.wire import WirePayload
 
 HOUR_US = 3_600_000_000
 #: Fast-path rows turned into Arrow at a time.
-CHUNK_ROWS = 16_384
+CHUNK_ROWS = 8_192
 _MIN_TS_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z
 _MAX_FUTURE_US = constants.MAX_FUTURE_SKEW_S * 1_000_000
-_DECODE = msgspec.msgpack.Decoder(WirePayload).decode
+_DECODE = fast_wire.decode
 _ASTUPLE = msgspec.structs.astuple
 _BLAKE2B = hashlib.blake2b
-_WIRE_FIELDS: tuple[str, ...] = WirePayload.__struct_fields__
-_TYPES = {field.name: field.type for field in EVENT_SCHEMA}
-_TASK_TYPES = pa.array(sorted(constants.TASK_EVENT_TYPES))
-_WORKER_TYPES = pa.array(sorted(constants.WORKER_EVENT_TYPES))
-_REQUIRED_TASK = ("task_id", "task_name", "queue", "worker_id", "attempt")
+_TYPES = {f.name: f.type for f in EVENT_SCHEMA}
+_EVENT_TYPE_OF = fast_wire.EVENT_TYPE_OF
+_EVENT_TYPE_NAMES = pa.array(list(_EVENT_TYPE_OF.values()), pa.string())
+_EVENT_TYPE_CODE = {cls: code for code, cls in enumerate(_EVENT_TYPE_OF)}
+#: Codes below this are task events (fast_wire.CLASSES lists task kinds first).
+_TASK_KINDS = sum(issubclass(cls, fast_wire.TaskWire) for cls in _EVENT_TYPE_OF)
+assert all(issubclass(c, fast_wire.TaskWire) for c in list(_EVENT_TYPE_OF)[:_TASK_KINDS])
+#: Columns computed apart from the struct fields (and null for the other kind).
+_COMPUTED = {"event_id", "event_type", "extra", "received_at", "channel", "ingester_id"}
+_TASK_NULLS = tuple(
+    n for n in EVENT_SCHEMA.names if n not in _COMPUTED and n not in fast_wire.TASK_FIELDS
+)
+_WORKER_NULLS = tuple(
+    n for n in EVENT_SCHEMA.names if n not in _COMPUTED and n not in fast_wire.WORKER_FIELDS
+)
+_DECODE_ERRORS = (msgspec.DecodeError, RecursionError)  # deep nesting: the slow path says why
+_BUILD_ERRORS = (
+    pa.ArrowInvalid,
+    pa.ArrowTypeError,
+    OverflowError,
+    TypeError,
+    ValueError,
+    PayloadError,  # e.g. a result JSON cannot hold: the canonical path says which row
+    RecursionError,
+)
 
 assert (
     np.datetime64(f"{constants.MIN_EVENT_YEAR}-01-01T00:00:00", "us").astype(np.int64)
@@ -57,6 +82,47 @@ class BuiltBatch:
     quarantine: list[tuple[Partition, pa.Table]]
     stored: int
     quarantined: int
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Decoded structs not yet turned into Arrow, with their raw bytes and where they came from."""
+
+    structs: list[msgspec.Struct] = field(default_factory=list)
+    raws: list[bytes] = field(default_factory=list)
+    runs: list[tuple[int, int, str]] = field(default_factory=list)  # (count, received, channel)
+
+    def __len__(self) -> int:
+        return len(self.raws)
+
+    def extend(
+        self, structs: list[msgspec.Struct], raws: list[bytes], received_us: int, channel: str
+    ) -> None:
+        if structs:
+            self.structs.extend(structs)
+            self.raws.extend(raws)
+            self.runs.append((len(structs), received_us, channel))
+
+    def rows_of(self, rows: Iterable[int]) -> list[tuple[bytes, int, str]]:
+        rows = list(rows)
+        if not rows:
+            return []
+        received, channels = [], []
+        for count, received_us, channel in self.runs:
+            received.extend([received_us] * count)
+            channels.extend([channel] * count)
+        return [(self.raws[i], received[i], channels[i]) for i in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """The rows of one event kind of a chunk, with per-row codes, receive times and channels."""
+
+    structs: list[msgspec.Struct]
+    raws: list[bytes]
+    codes: np.ndarray
+    received: np.ndarray
+    channels: pa.Array
 
 
 class BatchBuilder:
@@ -76,16 +142,20 @@ class BatchBuilder:
         self.max_payload_bytes = max_payload_bytes
         self.redaction = redaction
         self._schema = schema_with_policy(EVENT_SCHEMA, redaction)
-        self._structs: list[WirePayload] = []
-        self._raws: list[bytes] = []
-        self._runs: list[tuple[int, int, str]] = []  # (count, received_us, channel)
+        self._pending = _Pending()
         self._slow: list[tuple[bytes, int, str]] = []
         self._rejected = QuarantineColumns()
         self._tables: list[pa.Table] = []  # fast rows already built, chunk by chunk
         self._built_rows = 0
+        self._built_bytes = 0
 
     def __len__(self) -> int:
-        return self._built_rows + len(self._raws) + len(self._slow) + len(self._rejected)
+        return self._built_rows + len(self._pending) + len(self._slow) + len(self._rejected)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the Arrow tables built so far (the bulk of a batch's memory)."""
+        return self._built_bytes
 
     def reject(self, raw: bytes, error: PayloadError, received_us: int, channel: str) -> None:
         """Quarantine a payload that failed before decoding (e.g. a line that is not JSON)."""
@@ -100,7 +170,7 @@ class BatchBuilder:
         if max(map(len, payloads)) <= self.max_payload_bytes:
             try:
                 structs = [_DECODE(raw) for raw in payloads]
-            except (msgspec.DecodeError, RecursionError):  # deep nesting: the slow path says why
+            except _DECODE_ERRORS:
                 pass
             else:
                 self._keep_fast(structs, payloads, received_us, channel)
@@ -113,48 +183,65 @@ class BatchBuilder:
             try:
                 fast_structs.append(_DECODE(raw))
                 fast_raws.append(raw)
-            except (msgspec.DecodeError, RecursionError):
+            except _DECODE_ERRORS:
                 self._slow.append((raw, received_us, channel))
         self._keep_fast(fast_structs, fast_raws, received_us, channel)
 
     def _keep_fast(
-        self, structs: list[WirePayload], raws: list[bytes], received_us: int, channel: str
+        self, structs: list[msgspec.Struct], raws: list[bytes], received_us: int, channel: str
     ) -> None:
-        if structs:
-            self._structs.extend(structs)
-            self._raws.extend(raws)
-            self._runs.append((len(structs), received_us, channel))
-            if len(self._structs) >= CHUNK_ROWS:
-                self._build_chunk()
+        self._pending.extend(structs, raws, received_us, channel)
+        if len(self._pending) >= CHUNK_ROWS:
+            self._build_chunk()
 
     def _build_chunk(self) -> None:
-        """Turn the structs held so far into an Arrow table (bounds memory, spreads work)."""
-        if not self._structs:
+        """Turn the structs held so far into Arrow tables (bounds memory, spreads work).
+
+        Task and worker events are built apart (each with its own fields); a chunk the fast
+        path cannot build, or rows it must not judge, go to the canonical path.
+        """
+        pending, self._pending = self._pending, _Pending()
+        count = len(pending)
+        if not count:
             return
-        try:
-            table, rejected = self._build_fast()
-        except (
-            pa.ArrowInvalid,
-            pa.ArrowTypeError,
-            OverflowError,
-            TypeError,
-            ValueError,
-            PayloadError,  # e.g. a result JSON cannot hold: the canonical path says which row
-            RecursionError,
-        ):
-            table, rejected = None, list(range(len(self._raws)))
-        self._slow.extend(self._rows_of(rejected))
-        if table is not None and table.num_rows:
-            self._tables.append(table)
-            self._built_rows += table.num_rows
-        self._structs, self._raws, self._runs = [], [], []
+        codes = np.fromiter(
+            (_EVENT_TYPE_CODE[s.__class__] for s in pending.structs), dtype=np.int32, count=count
+        )
+        runs = np.array([run[:2] for run in pending.runs], dtype=np.int64)
+        received = np.repeat(runs[:, 1], runs[:, 0])
+        channels = _channel_array(pending.runs, runs[:, 0])
+        is_task = codes < _TASK_KINDS
+        rejected: list[int] = []
+        for mask, task_kind in ((is_task, True), (~is_task, False)):
+            rows = np.flatnonzero(mask)
+            if not len(rows):
+                continue
+            every = len(rows) == count
+            selected = mask.tolist()
+            part = _Part(
+                pending.structs if every else list(compress(pending.structs, selected)),
+                pending.raws if every else list(compress(pending.raws, selected)),
+                codes if every else codes[rows],
+                received if every else received[rows],
+                channels if every else channels.take(pa.array(rows)),
+            )
+            try:
+                table, bad = self._build_fast(part, task_kind)
+            except _BUILD_ERRORS:
+                table, bad = None, list(range(len(rows)))
+            rejected.extend(rows[bad].tolist() if len(bad) else [])
+            if table is not None and table.num_rows:
+                self._tables.append(table)
+                self._built_rows += table.num_rows
+                self._built_bytes += table.nbytes
+        self._slow.extend(pending.rows_of(sorted(rejected)))
 
     def build(self) -> BuiltBatch:
         """Tables of everything added; the builder is then empty again."""
         self._build_chunk()
         events, quarantine = self._build_canonical(self._slow)
         tables = self._tables + ([events.to_table()] if len(events) else [])
-        self._tables, self._built_rows, self._slow = [], 0, []
+        self._tables, self._built_rows, self._built_bytes, self._slow = [], 0, 0, []
         self._rejected = QuarantineColumns()
         stored = sum(t.num_rows for t in tables)
         event_parts = split_by_hour(pa.concat_tables(tables), "timestamp") if tables else []
@@ -163,28 +250,30 @@ class BatchBuilder:
         )
         return BuiltBatch(event_parts, quarantine_parts, stored, len(quarantine))
 
-    def _build_fast(self) -> tuple[pa.Table, list[int]]:
-        columns = dict(
-            zip(_WIRE_FIELDS, zip(*map(_ASTUPLE, self._structs), strict=True), strict=True)
-        )
+    def _build_fast(self, part: _Part, is_task: bool) -> tuple[pa.Table, list[int]]:
+        """One kind's rows as a table, and the indices (in ``part``) of rows it left out."""
+        count = len(part.raws)
+        names = fast_wire.TASK_FIELDS if is_task else fast_wire.WORKER_FIELDS
         arrays: dict[str, pa.Array] = {}
-        for name, values in columns.items():
+        columns = zip(*map(_ASTUPLE, part.structs), strict=True)
+        for name, values in zip(names, columns, strict=True):
             if name == "result":
                 arrays[name] = _result_array(values)
                 continue
             column: tuple[object, ...] | list[object] = values
-            if UNSET in values:
+            if not is_task and name in fast_wire.WORKER_UNSETTABLE and UNSET in values:
                 column = [None if v is UNSET else v for v in values]
             arrays[name] = pa.array(column, type=_TYPES[name])
-        counts = np.fromiter((run[0] for run in self._runs), dtype=np.int64)
-        received = np.repeat(np.fromiter((run[1] for run in self._runs), dtype=np.int64), counts)
-        bad = self._invalid_rows(arrays, received)
-        arrays["event_id"] = pa.array(_event_ids(self._raws))
-        arrays["extra"] = pa.nulls(len(self._raws), pa.string())
-        arrays["received_at"] = pa.array(received).cast(_TYPES["received_at"])
-        arrays["channel"] = _channel_array(self._runs, counts)
+        for name in _TASK_NULLS if is_task else _WORKER_NULLS:
+            arrays[name] = pa.nulls(count, _TYPES[name])
+        arrays["event_type"] = pc.take(_EVENT_TYPE_NAMES, pa.array(part.codes))
+        bad = self._invalid_rows(arrays, part.received, is_task)
+        arrays["event_id"] = pa.array(_event_ids(part.raws))
+        arrays["extra"] = pa.nulls(count, pa.string())
+        arrays["received_at"] = pa.array(part.received).cast(_TYPES["received_at"])
+        arrays["channel"] = part.channels
         arrays["ingester_id"] = pa.array(
-            np.full(len(self._raws), self.ingester_id, dtype=object), pa.string()
+            np.full(count, self.ingester_id, dtype=object), pa.string()
         )
         redact_columns(self.redaction, arrays)
         table = pa.Table.from_arrays([arrays[n] for n in EVENT_SCHEMA.names], schema=self._schema)
@@ -193,27 +282,19 @@ class BatchBuilder:
             table = table.filter(pa.array(~bad))
         return table, rejected
 
-    def _invalid_rows(self, arrays: dict[str, pa.Array], received: np.ndarray) -> np.ndarray:
-        """Rows the canonical decoder must judge: bad time, range or missing key."""
+    @staticmethod
+    def _invalid_rows(
+        arrays: dict[str, pa.Array], received: np.ndarray, is_task: bool
+    ) -> np.ndarray:
+        """Rows the canonical decoder must judge: a time or a value out of range.
+
+        Required keys need no check here: the per-kind structs refuse them absent or nil.
+        """
         ts = arrays["timestamp"].cast(pa.int64()).to_numpy()
         bad: np.ndarray = (ts < _MIN_TS_US) | (ts > received + _MAX_FUTURE_US)
-        bad |= _true_where(pc.less(arrays["attempt"], 1))
-        event_type = arrays["event_type"]
-        is_task = pc.is_in(event_type, value_set=_TASK_TYPES)
-        for key in _REQUIRED_TASK:
-            bad |= _true_where(pc.and_(is_task, pc.is_null(arrays[key])))
-        is_worker = pc.is_in(event_type, value_set=_WORKER_TYPES)
-        bad |= _true_where(pc.and_(is_worker, pc.is_null(arrays["worker_id"])))
+        if is_task:
+            bad |= _true_where(pc.less(arrays["attempt"], 1))
         return bad
-
-    def _rows_of(self, rows: list[int]) -> list[tuple[bytes, int, str]]:
-        if not rows:
-            return []
-        received, channels = [], []
-        for count, received_us, channel in self._runs:
-            received.extend([received_us] * count)
-            channels.extend([channel] * count)
-        return [(self._raws[i], received[i], channels[i]) for i in rows]
 
     def _build_canonical(
         self, rows: list[tuple[bytes, int, str]]

@@ -16,6 +16,8 @@ import threading
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Protocol
 
+import pyarrow as pa
+
 from ingest import logging_setup
 from ingest.counters import Counters
 from ingest.processor import Processor, ProcessorConfig
@@ -104,6 +106,8 @@ def _process_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging_setup.configure(*log_setup)
+    # The system allocator hands freed batch memory back; Arrow's default pool keeps it (RSS).
+    pa.set_memory_pool(pa.system_memory_pool())
     try:
         _serve(config, counters, recovered, finishing, parent_pid)
     except TasqlakeError as error:
