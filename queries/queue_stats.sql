@@ -15,16 +15,10 @@
 --   orphaned                running tasks whose worker was lost (see orphaned_tasks)
 --   oldest_pending_age_s    seconds from the oldest pending task's (re)enqueue to T
 CREATE OR REPLACE VIEW queue_stats AS
-WITH lost_starts AS (  -- task_started events on lost worker sessions (few): orphans' starts
-    SELECT DISTINCT e.task_id, e."timestamp"
-    FROM event_log AS e
-    JOIN worker_session_spans AS s
-      ON e.worker_id = s.worker_id
-     AND e."timestamp" >= s.covers_from
-     AND e."timestamp" < s.covers_until
-    WHERE e.event_type = 'task_started'
-      AND e.task_id IS NOT NULL
-      AND s.end_reason = 'lost'
+WITH lost_sessions AS MATERIALIZED (  -- lost worker sessions (few), decided before the join
+    SELECT worker_id, covers_from, covers_until
+    FROM worker_session_spans
+    WHERE end_reason = 'lost'
 ),
 per_queue AS (
     SELECT
@@ -41,13 +35,14 @@ per_queue AS (
         ) / 5.0 AS throughput_per_minute,
         CAST(sum(t.retries) AS BIGINT) AS retried_total,
         count(*) FILTER (WHERE t.state = 'cancelled') AS cancelled_total,
-        count(l.task_id) AS orphaned,
+        count(l.worker_id) AS orphaned,
         min(t.pending_since) AS oldest_pending_since
     FROM task_state AS t
-    LEFT JOIN lost_starts AS l  -- a running task whose latest start was on a lost session
-      ON l.task_id = t.task_id
-     AND l."timestamp" = t.last_started_at
+    LEFT JOIN lost_sessions AS l  -- a running task whose latest start was on a lost session
+      ON l.worker_id = t.worker_id  -- (as orphaned_tasks: its worker's session covering the start)
      AND t.state = 'running'
+     AND t.last_started_at >= l.covers_from
+     AND t.last_started_at < l.covers_until
     GROUP BY t.queue
 )
 SELECT

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -207,6 +208,28 @@ def test_time_bounded_queries_skip_later_partitions(lake: Lake) -> None:
             str(r[1]) for r in con.execute("EXPLAIN ANALYZE SELECT * FROM event_log").fetchall()
         )
     assert "Total Files Read: 1" in plan.replace("  ", " ") or "Scanning Files: 1/4" in plan
+
+
+def files_read(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """Parquet files DuckDB opened for ``sql`` (EXPLAIN ANALYZE's "Total Files Read")."""
+    plan = "".join(str(r[1]) for r in con.execute(f"EXPLAIN ANALYZE {sql}").fetchall())
+    counts = [int(n) for n in re.findall(r"Total Files Read:\s*(\d+)", plan)]
+    assert counts, plan
+    return sum(counts)
+
+
+def test_an_hour_bounded_events_query_reads_only_that_hours_files(lake: Lake) -> None:
+    # one file per hour 12..15, and hour 13 stored a second time by another ingester
+    hours = [task_event("task_enqueued", f"t-{h}", at(h * 3600.0 + 1)) for h in range(4)]
+    write_events(lake, hours, ingester_id="a")
+    write_events(lake, hours[1:2], ingester_id="b")
+    hour_13 = 'FROM events WHERE "date" = DATE \'2026-11-29\' AND "hour" = 13'
+    with queries.connect(lake) as con:
+        assert files_read(con, "SELECT * FROM events") == 5
+        assert files_read(con, f"SELECT * {hour_13}") == 2  # the dedup no longer reads them all
+        assert fetch(con, f"SELECT task_id, count(*) AS n {hour_13} GROUP BY task_id") == [
+            {"task_id": "t-1", "n": 1}
+        ]
 
 
 # --- workers ----------------------------------------------------------------------------------
