@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,10 @@ class Processor:
         committed = self.state.committed()
         if committed is None:
             raise StorageError(f"write-ahead log {self.wal_dir} has no checkpoint")
-        self.committed = committed
+        self.committed = committed  # advanced by the commit thread
+        self._handed = committed  # end of the last batch handed to the commit thread
+        self._writing: Future[None] | None = None
+        self._commits = ThreadPoolExecutor(1, thread_name_prefix="tasqlake-commit")
         self.reader = WalReader(self.wal_dir, committed)
         self.events = BatchBuilder(
             config.ingester_id, config.max_payload_bytes, RedactionPolicy.parse(config.redact)
@@ -108,6 +112,7 @@ class Processor:
         while self._process_available():
             pass
         self.commit()
+        self.flush()
         self.retire(everything=True)
         self.reader.close()
         self.reader = WalReader(self.wal_dir, self.committed)
@@ -127,7 +132,9 @@ class Processor:
                 self.commit()
             if final and not progressed:
                 self.commit()
+                self.flush()
                 self.retire(everything=True)
+                self._commits.shutdown()
                 return
             if not progressed:
                 time.sleep(_IDLE_SLEEP_S)
@@ -175,17 +182,38 @@ class Processor:
 
     # --- committing ------------------------------------------------------------------------
     def commit(self) -> None:
-        """Commit the open batch (if any) and advance the checkpoint.
+        """Build the open batch (if any) and hand it to the commit thread.
+
+        Batches are committed one at a time, in WAL order, by one thread, while this one reads
+        and builds the next: Parquet encoding and fsync release the GIL, so the two overlap.
+        At most one batch is being committed while the next is built; handing over waits for
+        the previous commit (and raises its error). :meth:`flush` waits for the last one.
+        """
+        start, end = self._handed, self._batch_end
+        if end == start:
+            return
+        built = self.events.build()
+        gap_parts = self.gaps.to_partitions()
+        self.flush()
+        self._writing = self._commits.submit(self._commit_batch, start, end, built, gap_parts)
+        self._handed = end
+        self._batch_opened = None
+
+    def flush(self) -> None:
+        """Wait until every handed batch is committed; raises the commit thread's error."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
+
+    def _commit_batch(
+        self, start: int, end: int, built: BuiltBatch, gap_parts: list[tuple[Partition, pa.Table]]
+    ) -> None:
+        """Commit one batch and advance the checkpoint (in the commit thread).
 
         A lake that cannot be written (disk full, permissions) is retried with backoff while
         the WAL keeps growing; only when the service is stopping does it give up (the WAL
         keeps the batch for the next start).
         """
-        start, end = self.committed, self._batch_end
-        if end == start:
-            return
-        built = self.events.build()
-        gap_parts = self.gaps.to_partitions()
         delay, failures = 0.5, 0
         while True:
             began = time.monotonic()
@@ -204,14 +232,13 @@ class Processor:
         if failures:
             log.info("committing to the lake works again after %d failed attempts", failures)
         self.committed = end
-        self._batch_opened = None
         self.counters.add("stored", built.stored)
         self.counters.add("quarantined", built.quarantined)
         self.counters.add("gaps", sum(t.num_rows for _, t in gap_parts))
         self.counters.add("files", sum(r.files for r in results))
         self.counters.add("lake_bytes", sum(r.bytes for r in results))
         self.counters.commit_succeeded(time.monotonic() - began, built.events)
-        self.retire()
+        self.retire(close_reader=False)
 
     def _write(
         self, start: int, end: int, built: BuiltBatch, gap_parts: list[tuple[Partition, pa.Table]]
@@ -226,20 +253,24 @@ class Processor:
         self.state.set_committed(end)
         return results
 
-    def retire(self, everything: bool = False) -> None:
-        """Delete segments whose records are all committed (the newest one only if asked)."""
+    def retire(self, everything: bool = False, close_reader: bool = True) -> None:
+        """Delete segments whose records are all committed (the newest one only if asked).
+
+        The commit thread passes ``close_reader=False``: the reader belongs to the other
+        thread, and a segment it may still hold open is safely unlinked (it reads on to EOF).
+        """
         segments = list_segments(self.wal_dir)
         for index, current in enumerate(segments):
             following = segments[index + 1] if index + 1 < len(segments) else None
             if following is None:
                 if everything and self.reader.offset <= self.committed:
-                    self._delete_segment(current)
+                    self._delete_segment(current, close_reader)
                 break
             if following <= self.committed:
-                self._delete_segment(current)
+                self._delete_segment(current, close_reader)
 
-    def _delete_segment(self, start: int) -> None:
-        if self.reader is not None and start <= self.reader.offset:
+    def _delete_segment(self, start: int, close_reader: bool) -> None:
+        if close_reader and self.reader is not None and start <= self.reader.offset:
             self.reader.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.wal_dir / segment_name(start))

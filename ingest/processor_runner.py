@@ -13,8 +13,8 @@ import multiprocessing
 import os
 import signal
 import threading
-from multiprocessing.synchronize import Event as ProcessEvent
-from typing import Protocol
+import time
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -29,6 +29,32 @@ log = logging.getLogger(__name__)
 _LOCK_WAIT_S = 15.0  # an orphaned processor of a killed run notices within ~0.1 s
 
 
+class SharedFlag:
+    """A one-way flag between processes in shared memory, without any lock.
+
+    ``multiprocessing.Event`` is built on a condition variable: ``set()`` waits for every
+    waiter to acknowledge, and ``is_set()`` takes a lock. A parent SIGKILLed inside
+    ``wait()`` therefore left the processor child blocked in ``set()`` for ever, still holding
+    the WAL's processor lock, so no later ingester could start on that WAL. A byte in shared
+    memory, written by one side and polled by the other, cannot block anyone.
+    """
+
+    def __init__(self, context: multiprocessing.context.BaseContext) -> None:
+        self._value: Any = context.RawValue("b", 0)
+
+    def set(self) -> None:
+        self._value.value = 1
+
+    def is_set(self) -> bool:
+        return bool(self._value.value)
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.is_set()
+
+
 class ProcessorRunner(Protocol):
     def start(self) -> None: ...
     def wait_recovered(self) -> None: ...
@@ -39,8 +65,8 @@ class ProcessorRunner(Protocol):
 def _serve(
     config: ProcessorConfig,
     counters: Counters,
-    recovered: threading.Event | ProcessEvent,
-    finishing: threading.Event | ProcessEvent,
+    recovered: threading.Event | SharedFlag,
+    finishing: threading.Event | SharedFlag,
     parent_pid: int | None,
 ) -> None:
     state = WalState(Processor.wal_path(config))
@@ -96,8 +122,8 @@ class ThreadRunner:
 def _process_main(
     config: ProcessorConfig,
     counters: Counters,
-    recovered: ProcessEvent,
-    finishing: ProcessEvent,
+    recovered: SharedFlag,
+    finishing: SharedFlag,
     parent_pid: int,
     log_setup: tuple[str, int],
 ) -> None:
@@ -120,8 +146,8 @@ class ProcessRunner:
 
     def __init__(self, config: ProcessorConfig, counters: Counters) -> None:
         context = multiprocessing.get_context("spawn")
-        self._recovered = context.Event()
-        self._finishing = context.Event()
+        self._recovered = SharedFlag(context)
+        self._finishing = SharedFlag(context)
         self._process = context.Process(
             target=_process_main,
             args=(

@@ -129,7 +129,10 @@ def test_a_reader_querying_while_the_ingester_commits_never_fails(
     redis_client: redis.Redis, channel: str, lake: Path, ingesters: list[Ingester]
 ) -> None:
     payloads = simulated_payloads(seed=14, rate=2000, duration=4)
-    ingester = Ingester(lake, channel, "--flush-interval", "0.05").start()
+    # Small batches: several commits even when a loaded machine delays the first flush.
+    ingester = Ingester(
+        lake, channel, "--flush-interval", "0.05", "--max-batch-events", "1000"
+    ).start()
     ingesters.append(ingester)
     errors: list[BaseException] = []
     counts: list[int] = []
