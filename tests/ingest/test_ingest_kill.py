@@ -50,7 +50,8 @@ def test_random_sigkills_never_lose_or_duplicate_and_leave_no_unreadable_file(
     publisher.join()
     wait_until(lambda: steady.received() >= len(payloads), 60, "the steady ingester")
     assert steady.stop() == 0
-    wait_until(lambda: "subscribed to" in victim.log(), 60, "the last victim")
+    # recovering the WAL left by 22 kills takes a while on a loaded 2-core machine
+    wait_until(lambda: "subscribed to" in victim.log(), 180, "the last victim")
     assert victim.stop() == 0
 
     files = sorted(lake.glob("events/*/*/*.parquet"))
