@@ -8,6 +8,7 @@ for embedding and tests. Both first recover the WAL, then tail it until told to 
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -26,6 +27,7 @@ from schemas.errors import StorageError, TasqlakeError
 
 log = logging.getLogger(__name__)
 
+_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
 _LOCK_WAIT_S = 15.0  # an orphaned processor of a killed run notices within ~0.1 s
 
 
@@ -134,11 +136,25 @@ def _process_main(
     logging_setup.configure(*log_setup)
     # The system allocator hands freed batch memory back; Arrow's default pool keeps it (RSS).
     pa.set_memory_pool(pa.system_memory_pool())
+    _fixed_mmap_threshold()
     try:
         _serve(config, counters, recovered, finishing, parent_pid)
     except TasqlakeError as error:
         log.error("processor stopped: %s", error)
         raise SystemExit(error.exit_code) from None
+
+
+def _fixed_mmap_threshold(threshold: int = 128 * 1024) -> None:
+    """Serve allocations above ``threshold`` with mmap, always (glibc; a no-op elsewhere).
+
+    glibc raises its mmap threshold each time a large block is freed, after which batch-sized
+    buffers come from the heap and stay in RSS once freed; a fixed threshold returns them.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, threshold)
+    except (OSError, AttributeError):
+        return
 
 
 class ProcessRunner:
