@@ -15,8 +15,10 @@ the two paths to the same answers.
 
 from __future__ import annotations
 
+import functools
+import operator
 from datetime import datetime
-from typing import Any, Union
+from typing import Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -72,7 +74,7 @@ WORKER_UNSETTABLE = frozenset(
     name for name in WORKER_FIELDS if name not in ("timestamp", "worker_id", "uptime_seconds")
 )
 
-decode = msgspec.msgpack.Decoder(Union[tuple(CLASSES.values())]).decode
+decode = msgspec.msgpack.Decoder(functools.reduce(operator.or_, CLASSES.values())).decode
 
 __all__ = [
     "CLASSES",
