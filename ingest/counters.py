@@ -9,9 +9,10 @@ import multiprocessing
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 from ingest.shared_histogram import (
     COMMIT_SECONDS_BUCKETS,

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import msgspec
 import pyarrow as pa
 
+from ingest.gap_records import DISCONNECTED, STARTUP, UNRESPONSIVE, Gap
 from schemas.batch import Partition
 from schemas.stored import SCHEMA_VERSION, SCHEMA_VERSION_KEY
 
 _TS = pa.timestamp("us", tz="UTC")
 HOUR_US = 3_600_000_000
+__all__ = ["DISCONNECTED", "GAP_SCHEMA", "STARTUP", "UNRESPONSIVE", "Gap", "GapColumns"]
 
 GAP_SCHEMA = pa.schema(
     (
@@ -30,27 +31,6 @@ GAP_SCHEMA = pa.schema(
     ),
     metadata={SCHEMA_VERSION_KEY: str(SCHEMA_VERSION).encode()},
 )
-
-STARTUP = "start-up"
-DISCONNECTED = "disconnected"
-UNRESPONSIVE = "no reply to health check"
-
-
-class Gap(msgspec.Struct, array_like=True, frozen=True):
-    """One window, as carried in a WAL record."""
-
-    start_us: int
-    end_us: int
-    reason: str
-    channels: list[str]
-
-    def encode(self) -> bytes:
-        return msgspec.msgpack.encode(self)
-
-    @classmethod
-    def decode(cls, body: bytes) -> Gap:
-        return msgspec.msgpack.decode(body, type=cls)
-
 
 @dataclass
 class GapColumns:

@@ -19,8 +19,6 @@ from datetime import timedelta
 from multiprocessing.process import BaseProcess
 
 from ingest import logging_setup
-from ingest.compaction import compact
-from ingest.retention import prune
 from schemas.settings import Settings
 from schemas.storage import Lake
 
@@ -49,6 +47,9 @@ class MaintenancePlan:
 
 def run_once(plan: MaintenancePlan, log_setup: tuple[str, int]) -> None:
     """One maintenance run (the child process's entry point)."""
+    from ingest.compaction import compact  # DuckDB and Arrow: only in the child
+    from ingest.retention import prune
+
     logging_setup.configure(*log_setup)
     lake = Lake(plan.lake_root)
     if plan.compact_every is not None:

@@ -18,7 +18,6 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -28,12 +27,13 @@ from ingest import committer
 from ingest.columnar import BatchBuilder, BuiltBatch
 from ingest.counters import Counters
 from ingest.gaps import Gap, GapColumns
+from ingest.processor_config import ProcessorConfig
 from ingest.wal_format import GAP, MESSAGES, Record, segment_name
 from ingest.wal_reader import WalReader, list_segments
 from ingest.wal_state import Intent, WalState
 from schemas.batch import Partition
 from schemas.errors import StorageError
-from schemas.redaction import DEFAULT_POLICY_TEXT, RedactionPolicy
+from schemas.redaction import RedactionPolicy
 from schemas.storage import Lake
 
 log = logging.getLogger(__name__)
@@ -44,22 +44,6 @@ _MAX_RETRY_DELAY_S = 30.0
 _GIVE_UP_AFTER_WHEN_STOPPING = 3
 #: ~30,000 realistic events; with one batch committing while the next is built, the processor's
 #: peak RSS through a 1M-event burst is ~175 MB (measured; 260 MB with 200,000-event batches).
-DEFAULT_MAX_BATCH_BYTES = 8 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class ProcessorConfig:
-    lake: str
-    wal_dir: str
-    ingester_id: str
-    flush_interval: float
-    max_batch_events: int
-    max_payload_bytes: int
-    #: Redaction policy text (``schemas.redaction``), e.g. the service's ``Settings.redact``.
-    redact: str = DEFAULT_POLICY_TEXT
-    #: Commit once the batch's Arrow tables hold this many bytes (bounds the processor's memory).
-    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
-
 
 class Processor:
     """Turns WAL records into committed lake files, in order, exactly once."""

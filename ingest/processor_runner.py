@@ -17,11 +17,9 @@ import threading
 import time
 from typing import Any, Protocol
 
-import pyarrow as pa
-
 from ingest import logging_setup
 from ingest.counters import Counters
-from ingest.processor import Processor, ProcessorConfig
+from ingest.processor_config import ProcessorConfig
 from ingest.wal_state import WalState
 from schemas.errors import StorageError, TasqlakeError
 
@@ -71,6 +69,8 @@ def _serve(
     finishing: threading.Event | SharedFlag,
     parent_pid: int | None,
 ) -> None:
+    from ingest.processor import Processor  # Arrow and the decoder: only where it runs
+
     state = WalState(Processor.wal_path(config))
     lock = state.lock("PROCESSOR.LOCK", wait_s=_LOCK_WAIT_S)
     try:
@@ -135,6 +135,8 @@ def _process_main(
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging_setup.configure(*log_setup)
     # The system allocator hands freed batch memory back; Arrow's default pool keeps it (RSS).
+    import pyarrow as pa
+
     pa.set_memory_pool(pa.system_memory_pool())
     _fixed_mmap_threshold()
     try:

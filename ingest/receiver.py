@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import hiredis
 import msgspec
 
-from ingest import gaps
+from ingest import gap_records as gaps
 from ingest.connection import RawConnection, open_connection
 from ingest.counters import Counters
 from ingest.redis_options import RedisOptions

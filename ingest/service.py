@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from ingest.counters import Counters, StatusLine
 from ingest.maintenance import MaintenancePlan, MaintenanceScheduler
 from ingest.metrics import MetricsServer
-from ingest.processor import ProcessorConfig
+from ingest.processor_config import ProcessorConfig
 from ingest.processor_runner import ProcessorRunner, ProcessRunner, ThreadRunner
 from ingest.receiver import Receiver, ReceiverConfig, now_us
 from ingest.redis_options import RedisOptions

@@ -8,13 +8,16 @@ memory suffices. Observations are made per committed batch (never per event on t
 
 from __future__ import annotations
 
+import bisect
 import multiprocessing
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pyarrow as pa
+if TYPE_CHECKING:  # NumPy and Arrow are loaded only where batches are observed (the processor)
+    import numpy as np
+    import pyarrow as pa
+
 
 #: Seconds a commit (all files of one batch, fsynced and renamed) takes.
 COMMIT_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -39,7 +42,6 @@ class SharedHistogram:
 
     def __init__(self, bounds: Sequence[float]) -> None:
         self.bounds = tuple(float(b) for b in bounds)
-        self._bounds_array = np.asarray(self.bounds, dtype=np.float64)
         self._counts: Any = multiprocessing.RawArray("q", len(self.bounds) + 1)
         self._sum: Any = multiprocessing.RawArray("d", 1)
 
@@ -48,20 +50,21 @@ class SharedHistogram:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.bounds = state["bounds"]
-        self._bounds_array = np.asarray(self.bounds, dtype=np.float64)
         self._counts = state["counts"]
         self._sum = state["sum"]
 
     def observe(self, value: float) -> None:
-        index = int(np.searchsorted(self._bounds_array, value, side="left"))
+        index = bisect.bisect_left(self.bounds, value)
         self._counts[index] += 1
         self._sum[0] += value
 
     def observe_many(self, values: np.ndarray) -> None:
         """Observe every value of ``values`` (float64 seconds) with one pass of NumPy."""
+        import numpy as np
+
         if values.size == 0:
             return
-        indexes = np.searchsorted(self._bounds_array, values, side="left")
+        indexes = np.searchsorted(np.asarray(self.bounds, dtype=np.float64), values, side="left")
         per_bucket = np.bincount(indexes, minlength=len(self.bounds) + 1)
         for index in np.flatnonzero(per_bucket):
             self._counts[int(index)] += int(per_bucket[index])
@@ -79,6 +82,9 @@ class SharedHistogram:
 def event_lags(tables: Sequence[pa.Table], now_us: int) -> np.ndarray:
     """Seconds from each row's ``timestamp`` to ``now_us`` (a publisher's clock ahead of ours
     counts as 0)."""
+    import numpy as np
+    import pyarrow as pa
+
     parts = []
     for table in tables:
         if table.num_rows == 0 or "timestamp" not in table.column_names:

@@ -19,12 +19,13 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from schemas import constants
 from schemas.errors import StorageError
+
+if TYPE_CHECKING:  # Arrow is loaded when a table is read or written, not to reach the lake
+    import pyarrow as pa
 
 FILE_MODE = 0o640
 DIR_MODE = 0o750
@@ -145,6 +146,9 @@ class Lake:
 
     # --- reading ---------------------------------------------------------------------------
     def read_table(self, relpath: str) -> pa.Table:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         target = self.path(relpath)
         try:
             return pq.read_table(target)
@@ -154,6 +158,9 @@ class Lake:
     # --- writing ---------------------------------------------------------------------------
     def commit_parquet(self, relpath: str, table: pa.Table, **options: object) -> int:
         """Write ``table`` to ``relpath`` atomically; returns the committed file's size."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         target = self.path(relpath)
         directory = self.makedirs(PurePosixPath(relpath).parent.as_posix())
         tmp = directory / f".{target.name}.{uuid.uuid4().hex[:12]}.tmp"

@@ -30,7 +30,15 @@ class OneLineArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_name(module: str) -> str:
+    """The command a module of :mod:`tasqlake.commands` defines: ``import_`` → ``import``,
+    ``export_db`` → ``export-db``."""
+    return module.rstrip("_").replace("_", "-")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that command's module is imported (the others get a bare
+    placeholder), so e.g. the ingest service does not load DuckDB and polars it never uses."""
     parser = OneLineArgumentParser(
         prog=PROG,
         description="Event-sourced analytics store for AsyncTasQ: ingest, store, query.",
@@ -40,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if module_info.name.startswith("_"):
+            continue
+        if only is not None and command_name(module_info.name) != only:
+            subparsers.add_parser(command_name(module_info.name))
             continue
         module = importlib.import_module(f"{commands.__name__}.{module_info.name}")
         module.register(subparsers)
@@ -58,8 +69,11 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    first = arguments[0] if arguments else None
+    known = {command_name(m.name) for m in pkgutil.iter_modules(commands.__path__)}
+    parser = build_parser(only=first if first in known else None)
+    args = parser.parse_args(arguments)
     env = os.environ if environ is None else environ
     try:
         settings = settings_from_args(args, env)

@@ -11,7 +11,6 @@ from ingest.service import run_ingest
 from schemas.errors import ConfigError
 from schemas.settings import Settings
 from tasqlake.commands._options import add_lake, add_redact, add_redis, add_redis_security
-from tasqlake.derived_metrics import DerivedCollector
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -114,10 +113,12 @@ def add_operations(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     logging_setup.configure(settings.log_format)
     registry = CollectorRegistry()
-    derived: DerivedCollector | None = None
+    derived = None
     if settings.export_derived:
         if settings.metrics_port is None:
             raise ConfigError("--export-derived needs --metrics-port (the server to export on)")
+        from tasqlake.derived_metrics import DerivedCollector  # DuckDB: only when asked
+
         derived = DerivedCollector(settings.lake)
         registry.register(derived)
     try:
