@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
 
 from schemas.streams import iter_json_lines, iter_msgpack_stream, write_msgpack_stream
 from tasqlake import progress
+from tests.terminal import run_on_a_terminal
 
 
 class Terminal(io.StringIO):
@@ -78,27 +77,7 @@ def test_a_real_pseudo_terminal_gets_the_bar_and_a_pipe_does_not() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert piped.stderr == ""
-    leader, follower = pty.openpty()
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", script], stderr=follower, stdout=subprocess.DEVNULL,
-            timeout=60, check=True,
-        )
-        assert done.returncode == 0
-        os.close(follower)
-        follower = -1
-        shown = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # EIO: the other end is closed and drained
-                break
-            if not chunk:
-                break
-            shown += chunk
-    finally:
-        if follower != -1:
-            os.close(follower)
-        os.close(leader)
+    code, shown, _ = run_on_a_terminal([sys.executable, "-c", script], timeout=60)
+    assert code == 0
     assert b"working" in shown
     assert b"4/4" in shown

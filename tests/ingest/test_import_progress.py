@@ -3,8 +3,6 @@ terminal only."""
 
 from __future__ import annotations
 
-import os
-import pty
 import subprocess
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from conftest import TASQLAKE, simulated_payloads
 from ingest.importer import import_files
 from schemas.storage import Lake
 from schemas.streams import write_msgpack_stream
+from tests import terminal
 
 
 def files(tmp_path: Path) -> list[Path]:
@@ -40,28 +39,9 @@ def test_track_is_told_every_byte_of_every_file_once(tmp_path: Path) -> None:
 
 def run_on_a_terminal(args: list[str]) -> tuple[bytes, str]:
     """Run ``tasqlake`` with stderr on a pseudo-terminal; returns (terminal output, stdout)."""
-    leader, follower = pty.openpty()
-    try:
-        done = subprocess.run(
-            [TASQLAKE, *args], stderr=follower, stdout=subprocess.PIPE, timeout=120, text=True
-        )
-        os.close(follower)
-        follower = -1
-        shown = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # EIO: the other end is closed and drained
-                break
-            if not chunk:
-                break
-            shown += chunk
-    finally:
-        if follower != -1:
-            os.close(follower)
-        os.close(leader)
-    assert done.returncode == 0, shown.decode(errors="replace")
-    return shown, done.stdout
+    code, shown, stdout = terminal.run_on_a_terminal([TASQLAKE, *args])
+    assert code == 0, shown.decode(errors="replace")
+    return shown, stdout
 
 
 def test_the_cli_draws_a_bar_on_a_terminal_and_nothing_when_piped(tmp_path: Path) -> None:
