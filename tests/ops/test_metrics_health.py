@@ -113,6 +113,8 @@ def test_scrape_while_ingesting_matches_what_was_published(tmp_path: Path) -> No
         status, body = healthz(port)
         assert (status, body["status"], body["subscribed"]) == (200, "ok", True)
         assert body["wal_pending_bytes"] == 0
+        # the run can be shorter than one status interval: let the periodic status line come
+        wait_until(lambda: '"event": "status"' in ingest.log(), 10, "a status line in the log")
     finally:
         assert ingest.stop() == 0
 
