@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 
 import duckdb
 
 from queries.loader import create_all, load
 from schemas import constants
-from schemas.errors import QueryError
+from schemas.errors import ConfigError, QueryError
+from schemas.instants import as_utc, parse_instant
 from schemas.storage import Lake
 
 #: DuckDB session variable holding the events glob of the lake (read by ``stored_events``).
@@ -35,14 +36,12 @@ def normalise_as_of(as_of: AsOf) -> datetime | None:
         return None
     if isinstance(as_of, str):
         try:
-            as_of = datetime.fromisoformat(as_of.strip().replace("Z", "+00:00"))
-        except ValueError:
+            return parse_instant(as_of)
+        except ConfigError:
             raise QueryError(
                 f"as_of {as_of!r} is not an ISO-8601 instant (e.g. 2026-11-29T12:00:00Z)"
             ) from None
-    if as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=UTC)
-    return as_of.astimezone(UTC)
+    return as_utc(as_of)
 
 
 def lake_variables(lake: Lake) -> dict[str, str]:
