@@ -50,9 +50,6 @@ def describe_os_error(error: OSError) -> str:
     return error.strerror or str(error)
 
 
-_describe = describe_os_error
-
-
 class Lake:
     """A lake rooted at a local directory."""
 
@@ -114,7 +111,7 @@ class Lake:
         try:
             target.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         except OSError as error:
-            raise StorageError(f"cannot create {target}: {_describe(error)}") from error
+            raise StorageError(f"cannot create {target}: {describe_os_error(error)}") from error
         return target
 
     # --- listing ---------------------------------------------------------------------------
@@ -173,7 +170,7 @@ class Lake:
             _fsync_dir(directory)
             return target.stat().st_size
         except OSError as error:
-            raise StorageError(f"cannot commit {target}: {_describe(error)}") from error
+            raise StorageError(f"cannot commit {target}: {describe_os_error(error)}") from error
         except pa.ArrowException as error:
             raise StorageError(f"cannot encode {target} as Parquet: {error}") from error
         finally:
@@ -193,7 +190,7 @@ class Lake:
             os.replace(tmp, target)
             _fsync_dir(directory)
         except OSError as error:
-            raise StorageError(f"cannot commit {target}: {_describe(error)}") from error
+            raise StorageError(f"cannot commit {target}: {describe_os_error(error)}") from error
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -204,7 +201,7 @@ class Lake:
         try:
             target.unlink(missing_ok=True)
         except OSError as error:
-            raise StorageError(f"cannot delete {target}: {_describe(error)}") from error
+            raise StorageError(f"cannot delete {target}: {describe_os_error(error)}") from error
 
     def delete_tree(self, relpath: str) -> None:
         """Remove a directory and everything below it (retention, compaction)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -123,7 +122,3 @@ def _write_file(output: str, write: Any) -> None:
         write(output)
     except OSError as error:
         raise StorageError(f"cannot write {output}: {error.strerror or error}") from error
-
-
-def column_names(table: pa.Table) -> Sequence[str]:
-    return table.schema.names
