@@ -9,12 +9,19 @@ more than one compaction. Then, in this order:
 1. the live files are merged by DuckDB: duplicates by ``event_id`` removed (the copy received
    first is kept), rows in the storage order of :mod:`ingest.compaction_format`, spilled to a
    temporary directory outside the lake when large;
-2. the result is committed atomically (``Lake.commit_parquet``) as
-   ``compacted-<generation>-<random>.parquet`` next to the inputs (several files when the
-   partition has more than ``MAX_ROWS_PER_FILE`` rows);
+2. the task snapshot of the inputs (per-task partial aggregates, :mod:`schemas.task_snapshot`)
+   is committed as ``task_snapshots/date=D/hour=H/snapshot-<generation>-<random>.parquet``;
+   then the merged result is committed atomically (``Lake.commit_parquet``) as
+   ``snapshotted-<generation>-<random>.parquet`` next to the inputs (several files when the
+   partition has more than ``MAX_ROWS_PER_FILE`` rows). The views skip ``snapshotted-`` files of
+   closed partitions and read the snapshot instead, so it must exist first;
 3. a manifest naming the outputs and the superseded inputs is committed atomically;
 4. a later run, once ``grace`` (default 10 min) has passed since the manifest was written,
-   deletes the superseded files, then the manifest.
+   deletes the superseded files (and the task snapshots of superseded ``snapshotted-`` files),
+   then the manifest.
+
+Partitions compacted before task snapshots existed (``compacted-`` files) are compacted once
+more, to give them a snapshot.
 
 Guarantees, for readers that remove duplicates by ``event_id`` (the ``events`` view; the
 ``event_log``-based views use duplicate-insensitive aggregates):
@@ -29,6 +36,9 @@ Guarantees, for readers that remove duplicates by ``event_id`` (the ``events`` v
   after 2 and before 3 leaves the outputs live next to the inputs; the next run merges them all
   again (duplicates removed), so a run converges;
 * idempotent: a run over a lake where nothing changed compacts nothing;
+* a crash after a snapshot was committed and before its outputs leaves a snapshot no file
+  refers to: harmless (its rows repeat events still read from the inputs; the merge in
+  ``task_state`` is duplicate-insensitive), and left in place;
 * safe while ingesting: only closed partitions are touched, a file committed into one during a
   run is not an input and is merged by the next run. Two concurrent runs waste work but break
   none of the above.
@@ -63,12 +73,13 @@ from schemas.errors import StorageError
 from schemas.redaction import METADATA_KEY
 from schemas.storage import Lake
 from schemas.stored import EVENT_SCHEMA, upcast
+from schemas.task_snapshot import macros, snapshot_of, snapshot_path, snapshotted_name
 
 DEFAULT_OLDER_THAN = timedelta(hours=1)
 DEFAULT_GRACE = timedelta(minutes=10)
 DEFAULT_MEMORY_LIMIT = "1GB"
-COMPACTED_PREFIX = "compacted-"
-_COMPACTED = re.compile(r"^compacted-(\d{6})-[0-9a-f]{8}(?:-\d{3})?\.parquet$")
+#: Compacted files: ``snapshotted-`` (with a task snapshot) or, before snapshots, ``compacted-``.
+_COMPACTED = re.compile(r"^(?:snapshotted|compacted)-(\d{6})-[0-9a-f]{8}(?:-\d{3})?\.parquet$")
 
 
 @dataclass(frozen=True)
@@ -125,11 +136,19 @@ def plan(
         partition = f"{constants.EVENTS_DIR}/date={date}/hour={hour:02d}"
         live = tuple(f for f in lake.list_files(partition) if f not in dead)
         generations = {generation_of(f) for f in live}
-        if not live or (len(generations) == 1 and None not in generations):
-            continue  # empty, or already one compaction's output
+        if not live or (
+            len(generations) == 1 and None not in generations and _snapshotted(lake, live)
+        ):
+            continue  # empty, or already one compaction's output, with its task snapshot
         known = [g for g in generations if g is not None]
         plans.append(PartitionPlan(partition, live, max(known, default=0) + 1))
     return plans
+
+
+def _snapshotted(lake: Lake, files: Iterable[str]) -> bool:
+    """Whether every file is a ``snapshotted-`` one whose task snapshot exists."""
+    snapshots = {snapshot_of(f) for f in files}
+    return None not in snapshots and all(lake.exists(s) for s in snapshots if s is not None)
 
 
 def compact(
@@ -178,6 +197,9 @@ def purge_superseded(
                 continue
             lake.delete(item.path)
             report.deleted_files += 1
+            snapshot = snapshot_of(item.path)
+            if snapshot is not None and lake.exists(snapshot):
+                lake.delete(snapshot)
         lake.delete(rel)
     return remaining
 
@@ -196,14 +218,12 @@ def compact_partition(
     token = uuid.uuid4().hex[:8]
     outputs: list[str] = []
     rows_out = 0
+    uris = _uris(lake, item.live)
     try:
-        reader = con.sql(MERGE_SQL, params={"files": _uris(lake, item.live)}).to_arrow_reader(
-            ROWS_PER_BATCH
-        )
+        write_task_snapshot(lake, con, uris, snapshot_path(item.partition, item.generation, token))
+        reader = con.sql(MERGE_SQL, params={"files": uris}).to_arrow_reader(ROWS_PER_BATCH)
         for part, table in enumerate(_chunks(reader, MAX_ROWS_PER_FILE)):
-            suffix = f"-{part:03d}" if part else ""
-            name = f"{COMPACTED_PREFIX}{item.generation:06d}-{token}{suffix}.parquet"
-            rel = f"{item.partition}/{name}"
+            rel = f"{item.partition}/{snapshotted_name(item.generation, token, part)}"
             report.bytes_out += lake.commit_parquet(
                 rel, upcast(table).replace_schema_metadata(schema.metadata), **writer_options()
             )
@@ -229,6 +249,20 @@ def compact_partition(
 
 
 ROWS_PER_BATCH = 122_880
+#: The relation the task snapshot of a compaction is computed over (a temporary view).
+_SNAPSHOT_INPUT = "compaction_input"
+
+
+def write_task_snapshot(
+    lake: Lake, con: duckdb.DuckDBPyConnection, uris: list[str], relpath: str
+) -> int:
+    """Commit the task snapshot (per-task partials, schemas/sql/task_partials_of.sql) of the
+    event files ``uris`` at ``relpath``; returns its size."""
+    con.read_parquet(uris, union_by_name=True, hive_partitioning=False).to_view(_SNAPSHOT_INPUT)
+    table = con.sql(
+        f"FROM task_partials_of('{_SNAPSHOT_INPUT}') ORDER BY first_seen_at, task_id"
+    ).to_arrow_table()
+    return lake.commit_parquet(relpath, table, compression="zstd")
 
 
 def _chunks(reader: pa.RecordBatchReader, max_rows: int) -> Iterator[pa.Table]:
@@ -283,6 +317,9 @@ class _merger:
         con.execute("SET TimeZone = 'UTC'")
         con.execute(f"SET temp_directory = '{self._tmp.name}'")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")  # the CLI draws its own
+        for ddl in macros():
+            con.execute(ddl)
         self._con = con
         return con
 

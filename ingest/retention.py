@@ -14,8 +14,14 @@ from datetime import UTC, datetime, timedelta
 from schemas import constants
 from schemas.storage import Lake
 
-#: Lake directories whose Hive partitions retention applies to.
-PARTITIONED_DIRS = (constants.EVENTS_DIR, constants.QUARANTINE_DIR, constants.GAPS_DIR)
+#: Lake directories whose Hive partitions retention applies to. Task snapshots go first: a crash
+#: half-way must not leave a snapshot whose events are gone (the views would still count them).
+PARTITIONED_DIRS = (
+    constants.TASK_SNAPSHOTS_DIR,
+    constants.EVENTS_DIR,
+    constants.QUARANTINE_DIR,
+    constants.GAPS_DIR,
+)
 
 
 @dataclass

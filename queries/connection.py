@@ -17,6 +17,8 @@ from schemas.storage import Lake
 EVENTS_GLOB_VARIABLE = "tasqlake_events_glob"
 #: DuckDB session variable holding the gaps glob of the lake (read by ``stored_gaps``).
 GAPS_GLOB_VARIABLE = "tasqlake_gaps_glob"
+#: DuckDB session variable holding the task snapshots glob (read by ``stored_task_snapshots``).
+TASK_SNAPSHOTS_GLOB_VARIABLE = "tasqlake_task_snapshots_glob"
 #: DuckDB session variable holding the instant every view answers for (see ``as_of.sql``).
 AS_OF_VARIABLE = "as_of"
 
@@ -53,6 +55,7 @@ def lake_variables(lake: Lake) -> dict[str, str]:
     return {
         EVENTS_GLOB_VARIABLE: lake.events_glob,
         GAPS_GLOB_VARIABLE: lake.glob_uri(constants.GAPS_DIR),
+        TASK_SNAPSHOTS_GLOB_VARIABLE: lake.glob_uri(constants.TASK_SNAPSHOTS_DIR),
     }
 
 

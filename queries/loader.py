@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from schemas.errors import QueryError
+from schemas.task_snapshot import SQL_DIR as CONTRACT_SQL_DIR
 
 SQL_DIR = Path(__file__).resolve().parent
 
@@ -33,6 +34,8 @@ _COLUMN = re.compile(r"^ {2,3}(?P<name>\w+)\s+(?P<doc>\S.*)$")
 _CONTINUATION = re.compile(r"^\s{4,}\S")
 _DUCKDB_LINE = re.compile(r"LINE (\d+):")
 _STRING_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|--[^\n]*")
+#: A call with one quoted name: a table macro over a relation (getvariable names a variable).
+_RELATION_ARGUMENT = re.compile(r"\b(?!getvariable\b)\w+\(\s*'(\w+)'\s*\)", re.I)
 _WORD = re.compile(r"\b[a-z_][a-z0-9_]*\b", re.I)
 
 
@@ -131,7 +134,10 @@ def parse_file(path: Path) -> SqlObject:
 
 
 def _mentions(sql: str) -> set[str]:
-    return {w.lower() for w in _WORD.findall(_STRING_OR_COMMENT.sub(" ", sql))}
+    """Names the statement uses: its words outside strings and comments, and the relations a
+    table macro is called on by name (``task_partials_of('unsnapshotted_log')``)."""
+    words = _WORD.findall(_STRING_OR_COMMENT.sub(" ", sql))
+    return {w.lower() for w in [*words, *_RELATION_ARGUMENT.findall(sql)]}
 
 
 def order_by_dependencies(objects: list[SqlObject]) -> list[SqlObject]:
@@ -167,11 +173,15 @@ def order_by_dependencies(objects: list[SqlObject]) -> list[SqlObject]:
 
 
 @cache
-def load(directory: Path = SQL_DIR) -> tuple[SqlObject, ...]:
-    """Every ``.sql`` file of ``directory``, parsed and in creation order."""
-    files = sorted(directory.glob("*.sql"))
-    if not files:
-        raise QueryError(f"no .sql files in {directory}: the queries package is incomplete")
+def load(*directories: Path) -> tuple[SqlObject, ...]:
+    """Every ``.sql`` file of ``directories`` (default: ``queries/`` and the SQL of the stored
+    contract, ``schemas/sql/``), parsed and in creation order."""
+    files: list[Path] = []
+    for directory in directories or (SQL_DIR, CONTRACT_SQL_DIR):
+        found = sorted(directory.glob("*.sql"))
+        if not found:
+            raise QueryError(f"no .sql files in {directory}: the package is incomplete")
+        files.extend(found)
     return tuple(order_by_dependencies([parse_file(f) for f in files]))
 
 

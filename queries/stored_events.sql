@@ -3,7 +3,8 @@
 -- tasqlake_events_glob, set by queries.connect). The glob is expanded each time a query binds,
 -- so files committed after connecting are seen by the next query; an empty lake gives no rows
 -- (the typed empty branch keeps every column present). `date` and `hour` come from the path
--- (Hive partitioning) and let time-bounded filters skip whole partitions.
+-- (Hive partitioning) and let time-bounded filters skip whole partitions; so does a filter on
+-- source_file (unsnapshotted_log skips the files a task snapshot covers by their name).
 -- Grain: one row per stored row (the same event may be stored more than once).
 -- Columns:
 --   event_id        64-bit content hash of the raw payload: equal payloads, equal ids
@@ -11,12 +12,13 @@
 --   timestamp       event time as stamped by the publisher (UTC)
 --   date            partition date (UTC) from the path
 --   hour            partition hour (0-23, UTC) from the path
+--   source_file     the Parquet file holding the row (changes when compaction merges files)
 CREATE OR REPLACE VIEW stored_events AS
 SELECT
     event_id, event_type, "timestamp", task_id, task_name, queue, worker_id, attempt,
     duration_ms, result, error, traceback, hostname, freq, active, processed, queues,
     sw_ident, sw_ver, uptime_seconds, extra, received_at, channel, ingester_id,
-    "date", "hour"
+    "date", "hour", filename AS source_file
 FROM (
     SELECT *
     FROM read_parquet(
@@ -24,6 +26,7 @@ FROM (
         hive_partitioning = true,
         union_by_name = true,
         allow_empty = true,
+        filename = true,
         hive_types = {'date': DATE, 'hour': INTEGER}
     )
     UNION ALL BY NAME
@@ -40,6 +43,7 @@ FROM (
         CAST(NULL AS VARCHAR) AS sw_ver, CAST(NULL AS BIGINT) AS uptime_seconds,
         CAST(NULL AS VARCHAR) AS extra, CAST(NULL AS TIMESTAMPTZ) AS received_at,
         CAST(NULL AS VARCHAR) AS channel, CAST(NULL AS VARCHAR) AS ingester_id,
-        CAST(NULL AS DATE) AS "date", CAST(NULL AS INTEGER) AS "hour"
+        CAST(NULL AS DATE) AS "date", CAST(NULL AS INTEGER) AS "hour",
+        CAST(NULL AS VARCHAR) AS filename
     WHERE false
 );

@@ -1,7 +1,10 @@
 -- task_state: the lifecycle state of each task as of T, from ONE aggregate pass over its events.
 -- Building block of tasks, queue_stats, global_stats, worker_stats: no window function, no
 -- join, and every aggregate is duplicate-insensitive (max, min, arg_max), so it reads
--- event_log directly; DuckDB drops the aggregates a query does not use.
+-- event_log directly; DuckDB drops the aggregates a query does not use. The pass is split:
+-- the per-task partials (task_partials_of) of the partitions closed at T come from the task
+-- snapshots compaction stored (stored_task_snapshots), those of every other event row are
+-- computed now (unsnapshotted_log), and the two merge exactly into the one-pass result.
 -- Causality, not timestamps, decides the state: the greatest causal_key of the task's events
 -- (see causal_key.sql) gives completed | failed | cancelled (terminal events win, the earliest
 -- stamped among them), running (a start of the latest attempt) or pending (an enqueue or a
@@ -28,43 +31,28 @@
 --   last_traceback    traceback of that event (task_failed only)
 --   worker_id         worker of the causally latest non-enqueue event (ties: arbitrary)
 CREATE OR REPLACE VIEW task_state AS
-WITH keyed AS (
-    SELECT
-        task_id, task_name, queue, worker_id, event_type, "timestamp", duration_ms, error,
-        traceback,
-        causal_key(event_type, attempt, "timestamp") AS causal_key,
-        CASE event_type
-            WHEN 'task_enqueued' THEN CAST(0 AS BIGINT)
-            WHEN 'task_started' THEN CAST(attempt AS BIGINT) * 4 + 1
-            WHEN 'task_reenqueued' THEN CAST(attempt AS BIGINT) * 4 + 2
-            WHEN 'task_failed' THEN CAST(attempt AS BIGINT) * 4 + 3
-        END AS progress_key
-    FROM event_log
-    WHERE task_id IS NOT NULL
-      AND event_type IN ('task_enqueued', 'task_started', 'task_completed', 'task_failed',
-                         'task_reenqueued', 'task_cancelled')
+WITH partials AS (
+    SELECT * FROM stored_task_snapshots
+    UNION ALL BY NAME
+    SELECT * FROM task_partials_of('unsnapshotted_log')
 ),
 per_task AS (
     SELECT
         task_id,
         min(task_name) AS task_name,
         min(queue) AS queue,
-        max(causal_key) AS top_key,
-        max(progress_key) AS progress,
-        arg_max("timestamp", progress_key)
-            FILTER (WHERE event_type IN ('task_enqueued', 'task_reenqueued')) AS waiting_since,
-        arg_max("timestamp", progress_key) FILTER (WHERE event_type = 'task_started')
-            AS latest_start_at,
-        max(duration_ms) FILTER (WHERE event_type = 'task_completed') AS completed_duration,
-        min("timestamp") AS first_seen_at,
-        min("timestamp") FILTER (WHERE event_type = 'task_enqueued') AS enqueued_at,
-        min("timestamp") FILTER (WHERE event_type = 'task_started') AS first_started_at,
-        arg_max_null(error, progress_key)
-            FILTER (WHERE event_type IN ('task_failed', 'task_reenqueued')) AS last_error,
-        arg_max_null(traceback, progress_key)
-            FILTER (WHERE event_type IN ('task_failed', 'task_reenqueued')) AS last_traceback,
-        arg_max(worker_id, causal_key) FILTER (WHERE event_type <> 'task_enqueued') AS worker_id
-    FROM keyed
+        max(top_key) AS top_key,
+        max(progress) AS progress,
+        arg_max(waiting_since, waiting_key) AS waiting_since,
+        arg_max(latest_start_at, start_key) AS latest_start_at,
+        max(completed_duration) AS completed_duration,
+        min(first_seen_at) AS first_seen_at,
+        min(enqueued_at) AS enqueued_at,
+        min(first_started_at) AS first_started_at,
+        arg_max_null(last_error, error_key) AS last_error,
+        arg_max_null(last_traceback, error_key) AS last_traceback,
+        arg_max(worker_id, worker_key) AS worker_id
+    FROM partials
     GROUP BY task_id
 ),
 decoded AS (

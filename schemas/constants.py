@@ -12,6 +12,7 @@ QUARANTINE_DIR = "quarantine"
 WAL_DIR = "wal"
 GAPS_DIR = "gaps"
 SNAPSHOTS_DIR = "snapshots"
+TASK_SNAPSHOTS_DIR = "task_snapshots"
 
 DEFAULT_FLUSH_INTERVAL_S = 1.0
 DEFAULT_MAX_BATCH_EVENTS = 200_000

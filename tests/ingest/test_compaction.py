@@ -249,7 +249,7 @@ def test_crash_between_output_files_and_during_deletion(
     calls = {"n": 0}
 
     def flaky_commit(self: Lake, relpath: str, table: pa.Table, **options: object) -> int:
-        if "compacted-" in relpath:
+        if "snapshotted-" in relpath:
             calls["n"] += 1
             if calls["n"] == 3:
                 raise StorageError("simulated crash while committing the third output")

@@ -1,0 +1,170 @@
+"""Task snapshots: every view over a compacted lake (task state merged from stored per-task
+partials) equals the same view over the uncompacted lake (a full replay of the event rows).
+
+Histories come from tests/queries/history.py (retries, permanent failures, cancels, crashes,
+clock skew), stretched in time so that they span several hour partitions, stored shuffled in
+several commits with duplicated and dropped messages, into two lakes. One is compacted (with or
+without the grace period, so superseded snapshots may sit next to their successors), and may
+then receive a late file into a compacted partition; the views must agree at instants before,
+inside and after the compacted hours, exactly on hour boundaries included.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import queries
+from ingest.compaction import compact
+from queries.api import view_names
+from schemas.storage import Lake
+from schemas.task_snapshot import SNAPSHOTTED_PREFIX, TASK_SNAPSHOTS_DIR, snapshot_of
+from tests.queries.conftest import write_events
+from tests.queries.history import generate, imperfect
+
+B = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)
+STRETCH = 40
+#: Views whose rows name storage itself (files, stored copies) and so differ after compaction
+#: by design; every other view must not see compaction at all.
+STORAGE_VIEWS = {"stored_events", "event_log", "unsnapshotted_log", "stored_task_snapshots"}
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.9g}")
+    if isinstance(value, list):
+        return tuple(_normal(v) for v in value)
+    return value
+
+
+def snapshot_of_views(con: Any, at: datetime) -> dict[str, list[tuple[Any, ...]]]:
+    queries.set_as_of(con, at)
+    out = {}
+    for view in view_names():
+        if view in STORAGE_VIEWS:
+            continue
+        rows = con.execute(f"SELECT * FROM {view}").fetchall()
+        out[view] = sorted((tuple(_normal(v) for v in row) for row in rows), key=repr)
+    return out
+
+
+def stored_history(seed: int, n_tasks: int, drop: float, duplicate: float) -> list[dict[str, Any]]:
+    history = generate(seed, n_tasks, 3)
+    stored, _ = imperfect(history, seed, drop=drop, duplicate=duplicate)
+    return [{**e, "timestamp": B + (e["timestamp"] - B) * STRETCH} for e in stored]
+
+
+def fill(lake: Lake, events: list[dict[str, Any]], commits: int) -> None:
+    size = max(1, len(events) // commits + 1)
+    for n, start in enumerate(range(0, len(events), size)):
+        write_events(lake, events[start : start + size], ingester_id=f"ing-{n % 2}")
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n_tasks=st.integers(1, 40),
+    drop=st.sampled_from([0.0, 0.05]),
+    duplicate=st.sampled_from([0.0, 0.2]),
+    commits=st.integers(1, 3),
+    grace=st.booleans(),
+    late=st.booleans(),
+    instants=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=3),
+)
+def test_views_over_task_snapshots_equal_a_full_replay(
+    seed: int,
+    n_tasks: int,
+    drop: float,
+    duplicate: float,
+    commits: int,
+    grace: bool,
+    late: bool,
+    instants: list[float],
+) -> None:
+    events = stored_history(seed, n_tasks, drop, duplicate)
+    first = min(e["timestamp"] for e in events)
+    end = max(e["timestamp"] for e in events) + timedelta(minutes=10)
+    compact_at = end + timedelta(hours=2)
+    with tempfile.TemporaryDirectory() as root:
+        replay, snapshotted = Lake(Path(root) / "replay").ensure(), Lake(Path(root) / "snap")
+        snapshotted.ensure()
+        fill(replay, events, commits)
+        fill(snapshotted, events, commits)
+        compact(snapshotted, timedelta(0), now=compact_at, grace=timedelta(0))
+        if not grace:  # delete what the first run superseded
+            compact(snapshotted, timedelta(0), now=compact_at, grace=timedelta(0))
+        assert snapshotted.list_files(TASK_SNAPSHOTS_DIR)
+        if late:  # a late copy of some events, and the next compaction with its grace period
+            late_events = events[: max(1, len(events) // 5)]
+            write_events(replay, late_events, ingester_id="late")
+            write_events(snapshotted, late_events, ingester_id="late")
+            if grace:
+                compact(snapshotted, timedelta(0), now=compact_at, grace=timedelta(minutes=10))
+        moments = [first + (end - first) * f for f in instants]
+        moments += [m.replace(minute=0, second=0, microsecond=0) for m in moments]
+        with queries.connect(replay) as want, queries.connect(snapshotted) as got:
+            for at in [*moments, end + timedelta(days=1)]:
+                expected = snapshot_of_views(want, at)
+                actual = snapshot_of_views(got, at)
+                for view, rows in expected.items():
+                    assert actual[view] == rows, (view, at)
+
+
+def test_snapshotted_files_of_closed_hours_are_not_read(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake").ensure()
+    events = stored_history(11, 30, 0.0, 0.0)
+    fill(lake, events, 2)
+    compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
+    compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
+    event_files = lake.list_files("events")
+    assert event_files and all(
+        f.rsplit("/", 1)[1].startswith(SNAPSHOTTED_PREFIX) for f in event_files
+    )
+    assert {snapshot_of(f) for f in event_files} == set(lake.list_files(TASK_SNAPSHOTS_DIR))
+    with queries.connect(lake) as con:
+        plan = "".join(
+            str(r[1]) for r in con.execute("EXPLAIN ANALYZE SELECT * FROM task_state").fetchall()
+        )
+        # the snapshots are read; no event file is (all are covered, all hours are closed)
+        assert f"Scanning Files: 0/{len(event_files)}" in plan
+        assert con.execute("SELECT count(*) FROM unsnapshotted_log").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM task_state").fetchone()[0] > 0
+
+
+def test_legacy_compacted_partitions_get_a_snapshot(tmp_path: Path) -> None:
+    """A partition compacted before snapshots existed (compacted-… files) is read as rows, and
+    the next compaction run gives it a snapshot, the views unchanged."""
+    lake = Lake(tmp_path / "lake").ensure()
+    events = stored_history(5, 20, 0.0, 0.0)
+    fill(lake, events, 1)
+    for rel in lake.list_files("events"):  # what an earlier version's compaction left
+        directory = rel.rsplit("/", 1)[0]
+        lake.path(rel).rename(lake.path(f"{directory}/compacted-000001-0123abcd.parquet"))
+    at = max(e["timestamp"] for e in events) + timedelta(minutes=1)
+    with queries.connect(lake) as con:
+        before = snapshot_of_views(con, at)
+    report = compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
+    assert report.partitions and lake.list_files(TASK_SNAPSHOTS_DIR)
+    compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
+    with queries.connect(lake) as con:
+        assert snapshot_of_views(con, at) == before
+
+
+@pytest.mark.parametrize("doomed", ["events", TASK_SNAPSHOTS_DIR])
+def test_prune_removes_snapshots_with_their_events(tmp_path: Path, doomed: str) -> None:
+    from ingest.retention import prune
+
+    lake = Lake(tmp_path / "lake").ensure()
+    fill(lake, stored_history(3, 20, 0.0, 0.0), 1)
+    compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
+    prune(lake, timedelta(0), now=B + timedelta(days=1))
+    assert lake.list_files(doomed) == []
+    with queries.connect(lake) as con:
+        assert con.execute("SELECT count(*) FROM task_state").fetchone() == (0,)
