@@ -57,7 +57,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.compaction_format import MAX_ROWS_PER_FILE, MERGE_SQL, writer_options
+from ingest.compaction_format import (
+    MAX_ROWS_PER_FILE,
+    MERGE_SQL,
+    snapshot_writer_options,
+    writer_options,
+)
 from ingest.compaction_manifest import (
     Manifest,
     Superseded,
@@ -262,7 +267,7 @@ def write_task_snapshot(
     table = con.sql(
         f"FROM task_partials_of('{_SNAPSHOT_INPUT}') ORDER BY first_seen_at, task_id"
     ).to_arrow_table()
-    return lake.commit_parquet(relpath, table, compression="zstd")
+    return lake.commit_parquet(relpath, table, **snapshot_writer_options(table.schema))
 
 
 def _chunks(reader: pa.RecordBatchReader, max_rows: int) -> Iterator[pa.Table]:

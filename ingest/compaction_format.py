@@ -31,6 +31,8 @@ parallel per hour partition while keeping per-row-group overhead below 0.1 byte 
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from schemas.stored import EVENT_COLUMNS
 
 ROW_GROUP_ROWS = 245_760
@@ -98,3 +100,25 @@ SELECT {_COLUMN_LIST}
 FROM keyed
 ORDER BY task_id IS NULL, _first, _group, "timestamp", event_id
 """
+
+
+def snapshot_writer_options(schema: pa.Schema) -> dict[str, object]:
+    """Write options of a task snapshot (one row per task, in the order of first events).
+
+    Measured on one hour of the benchmark mix (232 k tasks): 52.1 bytes per task with plain zstd,
+    39.8 with these (task_id alone is 20.8: a random UUID). Integers and timestamps: byte stream
+    split + zstd 16; task_id: delta lengths; the other strings: dictionary.
+    """
+    numeric = [
+        f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_timestamp(f.type)
+    ]
+    encodings = {name: "BYTE_STREAM_SPLIT" for name in numeric}
+    encodings["task_id"] = "DELTA_LENGTH_BYTE_ARRAY"
+    return {
+        "compression": "zstd",
+        "compression_level": _HEAVY_LEVEL,
+        "use_dictionary": [f.name for f in schema if f.name not in encodings],
+        "column_encoding": encodings,
+        "write_statistics": True,
+    }
+

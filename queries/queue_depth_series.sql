@@ -6,7 +6,10 @@
 -- the last one (stamped <= T), for every queue. depth and processing are the task states after
 -- every event stamped before the bucket's end, decided by causality exactly as in task_state:
 -- a task's state changes only when an event raises its greatest causal_key; these transitions
--- are summed per bucket and accumulated. So the last bucket agrees with queue_stats.
+-- are summed per bucket and accumulated. So the last bucket agrees with queue_stats. One window
+-- pass orders each task's events by time (events of one instant sum to the instant's net
+-- transition whatever their order); a transition counts in the queue its event names
+-- (AsyncTasQ never moves a task between queues).
 -- Counts within a bucket are events stamped in it (an event stored twice counts once; events of
 -- one kind for one task stamped in the same microsecond count once).
 -- Grain: one row per queue and bucket.
@@ -24,35 +27,28 @@
 --                 of it: its events, and so the depths from it on, may be incomplete); see
 --                 ingest_gaps and coverage_complete
 CREATE OR REPLACE MACRO queue_depth_series(width) AS TABLE
-WITH per_instant AS (
+WITH task_events AS (
     SELECT
         task_id,
         "timestamp",
-        min(queue) AS queue,
-        max(causal_key(event_type, attempt, "timestamp")) AS instant_key,
-        bool_or(event_type = 'task_enqueued') AS enqueued,
-        bool_or(event_type = 'task_started') AS started,
-        bool_or(event_type = 'task_completed') AS completed,
-        bool_or(event_type = 'task_failed') AS failed,
-        bool_or(event_type = 'task_reenqueued') AS retried
+        queue,
+        event_type,
+        causal_key(event_type, attempt, "timestamp") AS event_key
     FROM event_log
     WHERE task_id IS NOT NULL
       AND event_type IN ('task_enqueued', 'task_started', 'task_completed', 'task_failed',
                          'task_reenqueued', 'task_cancelled')
-    GROUP BY task_id, "timestamp"
 ),
-running_top AS (
+running_top AS (  -- ONE sort: each task's events by time (kinds of an instant together)
     SELECT
         *,
-        max(instant_key) OVER (
-            PARTITION BY task_id ORDER BY "timestamp"
-            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-        ) AS top_key,
-        max(instant_key) OVER (
-            PARTITION BY task_id ORDER BY "timestamp"
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-        ) AS previous_top_key
-    FROM per_instant
+        max(event_key) OVER (task_order ROWS UNBOUNDED PRECEDING) AS top_key,
+        max(event_key) OVER (task_order ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+            AS previous_top_key,
+        lag("timestamp") OVER task_order = "timestamp"
+            AND lag(event_type) OVER task_order = event_type AS repeats
+    FROM task_events
+    WINDOW task_order AS (PARTITION BY task_id ORDER BY "timestamp", event_type, event_key)
 ),
 per_bucket AS (
     SELECT
@@ -66,11 +62,12 @@ per_bucket AS (
             CASE WHEN causal_state(top_key) = 'running' THEN 1 ELSE 0 END
             - CASE WHEN causal_state(previous_top_key) = 'running' THEN 1 ELSE 0 END
         ) AS running_delta,
-        count(*) FILTER (WHERE enqueued) AS enqueued,
-        count(*) FILTER (WHERE started) AS started,
-        count(*) FILTER (WHERE completed) AS completed,
-        count(*) FILTER (WHERE failed) AS failed,
-        count(*) FILTER (WHERE retried) AS retried
+        count(*) FILTER (WHERE event_type = 'task_enqueued' AND repeats IS NOT TRUE) AS enqueued,
+        count(*) FILTER (WHERE event_type = 'task_started' AND repeats IS NOT TRUE) AS started,
+        count(*) FILTER (WHERE event_type = 'task_completed' AND repeats IS NOT TRUE)
+            AS completed,
+        count(*) FILTER (WHERE event_type = 'task_failed' AND repeats IS NOT TRUE) AS failed,
+        count(*) FILTER (WHERE event_type = 'task_reenqueued' AND repeats IS NOT TRUE) AS retried
     FROM running_top
     GROUP BY queue, time_bucket(width, "timestamp")
 ),
