@@ -1,6 +1,8 @@
 -- queue_stats: the state of each queue as of T, with the fields of AsyncTasQ's QueueStats in
 -- their plain meaning (derived from the log, not the driver's counters: see driver_queue_stats).
 -- Counts are of tasks by their state at T (see task_state): a retried task is counted once.
+-- It merges task_partials itself, with only the aggregates the counters need (task_state's
+-- merge, reduced; the property tests hold the two equal).
 -- Grain: one row per queue seen in a task event stamped <= T.
 -- Columns:
 --   queue                   queue name (QueueStats.name)
@@ -20,6 +22,36 @@ WITH lost_sessions AS MATERIALIZED (  -- lost worker sessions (few), decided bef
     FROM worker_session_spans
     WHERE end_reason = 'lost'
 ),
+per_task AS (  -- task_state's merge, reduced to what the counters need
+    SELECT
+        task_id,
+        min(queue) AS queue,
+        max(top_key) AS top_key,
+        max(progress) AS progress,
+        max(completed_duration) AS completed_duration,
+        -- needed only for tasks still pending or running: those have no terminal row, so the
+        -- rows of settled partials (most of history) are skipped, and the result is the same
+        arg_max(waiting_since, waiting_key) FILTER (WHERE top_key < 2305843009213693952)
+            AS waiting_since,
+        arg_max(latest_start_at, start_key) FILTER (WHERE top_key < 2305843009213693952)
+            AS latest_start_at,
+        arg_max(worker_id, worker_key) FILTER (WHERE top_key < 2305843009213693952)
+            AS worker_id
+    FROM task_partials
+    GROUP BY task_id
+),
+t AS (
+    SELECT
+        queue,
+        causal_state(top_key) AS state,
+        causal_finished_at(top_key) AS finished_at,
+        task_retries(top_key, progress) AS retries,
+        completed_duration,
+        waiting_since,
+        latest_start_at,
+        worker_id
+    FROM per_task
+),
 per_queue AS (
     SELECT
         t.queue,
@@ -27,7 +59,7 @@ per_queue AS (
         count(*) FILTER (WHERE t.state = 'running') AS processing,
         count(*) FILTER (WHERE t.state = 'completed') AS completed_total,
         count(*) FILTER (WHERE t.state = 'failed') AS failed_total,
-        avg(t.completed_duration_ms) FILTER (WHERE t.state = 'completed') AS avg_duration_ms,
+        avg(t.completed_duration) FILTER (WHERE t.state = 'completed') AS avg_duration_ms,
         count(*) FILTER (
             WHERE t.state = 'completed'
               AND t.finished_at > as_of() - INTERVAL 5 MINUTE
@@ -36,13 +68,13 @@ per_queue AS (
         CAST(sum(t.retries) AS BIGINT) AS retried_total,
         count(*) FILTER (WHERE t.state = 'cancelled') AS cancelled_total,
         count(l.worker_id) AS orphaned,
-        min(t.pending_since) AS oldest_pending_since
-    FROM task_state AS t
+        min(t.waiting_since) FILTER (WHERE t.state = 'pending') AS oldest_pending_since
+    FROM t
     LEFT JOIN lost_sessions AS l  -- a running task whose latest start was on a lost session
       ON l.worker_id = t.worker_id  -- (as orphaned_tasks: its worker's session covering the start)
      AND t.state = 'running'
-     AND t.last_started_at >= l.covers_from
-     AND t.last_started_at < l.covers_until
+     AND t.latest_start_at >= l.covers_from
+     AND t.latest_start_at < l.covers_until
     GROUP BY t.queue
 )
 SELECT

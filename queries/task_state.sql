@@ -2,18 +2,16 @@
 -- Building block of tasks, queue_stats, global_stats, worker_stats: no window function, no
 -- join, and every aggregate is duplicate-insensitive (max, min, arg_max), so it reads
 -- event_log directly; DuckDB drops the aggregates a query does not use. The pass is split:
--- the per-task partials (task_partials_of) of the partitions closed at T come from the task
--- snapshots compaction stored (stored_task_snapshots), those of every other event row are
--- computed now (unsnapshotted_log), and the two merge exactly into the one-pass result.
+-- the per-task partials (task_partials) of the partitions closed at T come from the task
+-- snapshots compaction stored, those of every other event row are computed now, and the two
+-- merge exactly into the one-pass result.
 -- Causality, not timestamps, decides the state: the greatest causal_key of the task's events
 -- (see causal_key.sql) gives completed | failed | cancelled (terminal events win, the earliest
 -- stamped among them), running (a start of the latest attempt) or pending (an enqueue or a
 -- reenqueue not followed by a start). Missing events are tolerated: a start without enqueue is
 -- running, a completion without start is completed.
 -- The progress key (task_enqueued 0, started a*4+1, reenqueued a*4+2, failed a*4+3) locates
--- the task's latest attempt: attempts = its attempt, + 1 when the task completed after a
--- reenqueue (the completing attempt is the one after it); retries = attempts - 1, or the
--- attempt of the last reenqueue while the task waits for its next attempt.
+-- the task's latest attempt (see task_attempts_begun, task_retries).
 -- Grain: one row per task_id seen in a task event stamped <= T.
 -- Columns:
 --   state             pending | running | completed | failed | cancelled
@@ -31,12 +29,7 @@
 --   last_traceback    traceback of that event (task_failed only)
 --   worker_id         worker of the causally latest non-enqueue event (ties: arbitrary)
 CREATE OR REPLACE VIEW task_state AS
-WITH partials AS (
-    SELECT * FROM stored_task_snapshots
-    UNION ALL BY NAME
-    SELECT * FROM task_partials_of('unsnapshotted_log')
-),
-per_task AS (
+WITH per_task AS (
     SELECT
         task_id,
         min(task_name) AS task_name,
@@ -52,46 +45,25 @@ per_task AS (
         arg_max_null(last_error, error_key) AS last_error,
         arg_max_null(last_traceback, error_key) AS last_traceback,
         arg_max(worker_id, worker_key) AS worker_id
-    FROM partials
+    FROM task_partials
     GROUP BY task_id
-),
-decoded AS (
-    SELECT
-        *,
-        causal_state(top_key) AS state,
-        coalesce(progress // 4, 0) AS progress_attempt,
-        coalesce(progress % 4, 0) AS progress_phase
-    FROM per_task
-),
-counted AS (
-    SELECT
-        *,
-        CASE
-            WHEN state = 'completed' AND progress_phase = 2 THEN progress_attempt + 1
-            WHEN state = 'completed' AND progress_phase = 0 THEN 1
-            WHEN progress_phase = 0 THEN 0
-            ELSE progress_attempt
-        END AS attempts
-    FROM decoded
 )
 SELECT
     task_id,
     task_name,
     queue,
-    state,
-    attempts,
-    CASE WHEN progress_phase = 2 THEN progress_attempt ELSE greatest(attempts - 1, 0) END
-        AS retries,
+    causal_state(top_key) AS state,
+    task_attempts_begun(top_key, progress) AS attempts,
+    task_retries(top_key, progress) AS retries,
     first_seen_at,
     enqueued_at,
     first_started_at,
-    CASE WHEN progress_phase = 1 THEN latest_start_at END AS last_started_at,
-    CASE WHEN state = 'pending' THEN waiting_since END AS pending_since,
-    CASE WHEN top_key >= 2305843009213693952 THEN
-        make_timestamptz((4611686018427387904 - top_key + 3) // 4)
-    END AS finished_at,
-    CASE WHEN state = 'completed' THEN completed_duration END AS completed_duration_ms,
+    CASE WHEN progress % 4 = 1 THEN latest_start_at END AS last_started_at,
+    CASE WHEN causal_state(top_key) = 'pending' THEN waiting_since END AS pending_since,
+    causal_finished_at(top_key) AS finished_at,
+    CASE WHEN causal_state(top_key) = 'completed' THEN completed_duration END
+        AS completed_duration_ms,
     last_error,
     last_traceback,
     worker_id
-FROM counted;
+FROM per_task;
