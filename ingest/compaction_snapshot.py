@@ -1,6 +1,6 @@
 """Snapshots (event-sourcing): per-task state of closed partitions, so "now" costs follow recent
 activity instead of total history (issue 6, item 7). PROTOTYPE: the SQL here is proved equal to
-a full replay of the ``task_state`` view (tests/ingest/test_compaction_snapshot.py); folding it
+a full replay of the ``queue_stats`` view (tests/ingest/test_compaction_snapshot.py); folding it
 into the ``queries/`` views is a separate step.
 
 A snapshot at boundary ``B`` (an hour boundary; every partition before it is closed) holds
@@ -41,43 +41,12 @@ DEFAULT_MARGIN = timedelta(minutes=10)
 MIN_MARGIN = timedelta(minutes=5)
 SNAPSHOT_ROOT = constants.SNAPSHOTS_DIR
 
-_TASK_TYPES = (
-    "('task_enqueued', 'task_started', 'task_completed', 'task_failed', 'task_reenqueued', "
-    "'task_cancelled')"
-)
-
-#: Per-task partial aggregates of task_state (as of queries commit b0160ad) over a relation
-#: ``{src}`` of stored events. Every arg_max carries its key so that partials merge exactly (see
-#: MERGE_PARTIALS).
-PARTIALS = f"""
-WITH keyed AS (
-    SELECT
-        task_id, task_name, queue, worker_id, event_type, "timestamp", duration_ms, error,
-        causal_key(event_type, attempt, "timestamp") AS causal_key,
-        CASE event_type
-            WHEN 'task_enqueued' THEN CAST(0 AS BIGINT)
-            WHEN 'task_started' THEN CAST(attempt AS BIGINT) * 4 + 1
-            WHEN 'task_reenqueued' THEN CAST(attempt AS BIGINT) * 4 + 2
-            WHEN 'task_failed' THEN CAST(attempt AS BIGINT) * 4 + 3
-        END AS progress_key
-    FROM {{src}}
-    WHERE task_id IS NOT NULL AND event_type IN {_TASK_TYPES}
-)
-SELECT
-    task_id,
-    min(task_name) AS task_name,
-    min(queue) AS queue,
-    max(causal_key) AS top_key,
-    max(progress_key) AS progress,
-    max(progress_key) FILTER (WHERE event_type IN ('task_enqueued', 'task_reenqueued'))
-        AS waiting_key,
-    arg_max("timestamp", progress_key)
-        FILTER (WHERE event_type IN ('task_enqueued', 'task_reenqueued')) AS waiting_since,
-    max(duration_ms) FILTER (WHERE event_type = 'task_completed') AS completed_duration,
-    min("timestamp") AS first_seen_at
-FROM keyed
-GROUP BY task_id
-"""
+#: Per-task partial aggregates over the relation named ``{src}`` (a view or a CTE of stored
+#: events): the contract's ``task_partials_of`` (schemas/sql/task_partials_of.sql), whose every
+#: arg_max carries its key so that partials merge exactly (see MERGE_PARTIALS). The connection
+#: must have the contract's macros (``schemas.task_snapshot.macros()``; ``queries.connect``
+#: creates them).
+PARTIALS = "SELECT * FROM task_partials_of('{src}')"
 
 #: Partials (several rows per task) merged into one row per task, exactly as one pass would.
 MERGE_PARTIALS = """
@@ -206,6 +175,10 @@ class Snapshot:
         return f"{self.directory}/settled_queues.parquet"
 
 
+#: The temporary view of the event files a snapshot is built from.
+_EVENTS_VIEW = "_snapshot_events"
+
+
 def partitions_before(lake: Lake, boundary: datetime) -> list[str]:
     """Live event files (superseded ones excluded) of the partitions starting before
     ``boundary``. Deleting superseded files after their grace period leaves this unchanged;
@@ -250,13 +223,13 @@ def build_snapshot(
         replay = [f for f in sources if f not in done]
     directory = f"{SNAPSHOT_ROOT}/b={boundary.strftime('%Y-%m-%dT%H')}"
     con.execute("SET TimeZone = 'UTC'")
-    con.register("_snapshot_no_events", EVENT_SCHEMA.empty_table())
-    events = (
-        "read_parquet($files, union_by_name = true, hive_partitioning = false)"
-        if replay
-        else "_snapshot_no_events"
-    )
-    partials = PARTIALS.format(src=events)
+    if replay:
+        con.read_parquet(
+            [lake.uri(f) for f in replay], union_by_name=True, hive_partitioning=False
+        ).to_view(_EVENTS_VIEW)
+    else:
+        con.register(_EVENTS_VIEW, EVENT_SCHEMA.empty_table())
+    partials = PARTIALS.format(src=_EVENTS_VIEW)
     if base is not None:
         partials = f"{partials} UNION ALL BY NAME SELECT * FROM read_parquet($base_open)"
     merged = MERGE_PARTIALS.format(src=partials)
@@ -282,8 +255,6 @@ def build_snapshot(
             FROM ({newly_settled} UNION ALL BY NAME SELECT * FROM read_parquet($base_settled))
             GROUP BY queue"""
     params: dict[str, object] = {"settle": boundary - margin}
-    if replay:
-        params["files"] = [lake.uri(f) for f in replay]
     if base is not None:
         params["base_open"] = lake.uri(base.open_tasks)
         params["base_settled"] = lake.uri(base.settled_queues)
