@@ -87,3 +87,32 @@ def test_a_dependency_cycle_is_refused(tmp_path: Path) -> None:
     sql_file(tmp_path, "y", "-- y: m\n-- Grain: g\nCREATE OR REPLACE VIEW y AS SELECT * FROM x;")
     with pytest.raises(QueryError, match="circular dependency"):
         load(tmp_path)
+
+
+def test_a_relation_named_to_a_table_macro_is_a_dependency(tmp_path: Path) -> None:
+    """``FROM m('b_rows')`` (a table macro over query_table) needs b_rows created first;
+    ``getvariable('name')`` names a variable, not a relation."""
+    sql_file(
+        tmp_path,
+        "a_rows",
+        "-- a_rows: m\n-- Grain: g\nCREATE OR REPLACE VIEW a_rows AS\n"
+        "SELECT * FROM per_relation('b_rows') WHERE getvariable('c_flag') IS NULL;",
+    )
+    sql_file(
+        tmp_path,
+        "per_relation",
+        "-- per_relation: m\n-- Grain: g\nCREATE OR REPLACE MACRO per_relation(r) AS TABLE\n"
+        "SELECT count(*) AS n FROM query_table(r);",
+    )
+    sql_file(
+        tmp_path, "b_rows", "-- b_rows: m\n-- Grain: g\nCREATE OR REPLACE VIEW b_rows AS SELECT 1;"
+    )
+    sql_file(
+        tmp_path, "c_flag", "-- c_flag: m\n-- Grain: g\nCREATE OR REPLACE VIEW c_flag AS SELECT 1;"
+    )
+    objects = load(tmp_path)
+    a_rows = next(o for o in objects if o.name == "a_rows")
+    assert a_rows.depends_on == ("b_rows", "per_relation")
+    with duckdb.connect() as con:
+        create_all(con, objects)
+        assert con.execute("SELECT n FROM a_rows").fetchone() == (1,)
