@@ -31,6 +31,13 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+#: Views whose rows depend on how the events are stored (files, copies, snapshots), not only on
+#: which events were stored: they change when compaction merges files; every other view does not.
+STORAGE_VIEWS = frozenset(
+    {"stored_events", "event_log", "unsnapshotted_log", "stored_task_snapshots", "task_partials"}
+)
+
+
 def view_names() -> list[str]:
     """Names of the views defined by ``queries/`` (macros excluded)."""
     return [o.name for o in load() if o.kind == "view"]

@@ -33,7 +33,11 @@ WITH task_events AS (
         "timestamp",
         queue,
         event_type,
-        causal_key(event_type, attempt, "timestamp") AS event_key
+        causal_key(event_type, attempt, "timestamp") AS event_key,
+        CASE event_type  -- orders the kinds of an instant (an integer sorts faster than text)
+            WHEN 'task_enqueued' THEN 0 WHEN 'task_started' THEN 1 WHEN 'task_reenqueued' THEN 2
+            WHEN 'task_failed' THEN 3 WHEN 'task_completed' THEN 4 ELSE 5
+        END AS kind
     FROM event_log
     WHERE task_id IS NOT NULL
       AND event_type IN ('task_enqueued', 'task_started', 'task_completed', 'task_failed',
@@ -46,9 +50,9 @@ running_top AS (  -- ONE sort: each task's events by time (kinds of an instant t
         max(event_key) OVER (task_order ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
             AS previous_top_key,
         lag("timestamp") OVER task_order = "timestamp"
-            AND lag(event_type) OVER task_order = event_type AS repeats
+            AND lag(kind) OVER task_order = kind AS repeats
     FROM task_events
-    WINDOW task_order AS (PARTITION BY task_id ORDER BY "timestamp", event_type, event_key)
+    WINDOW task_order AS (PARTITION BY task_id ORDER BY "timestamp", kind, event_key)
 ),
 per_bucket AS (
     SELECT

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import queries
 from ingest.compaction import compact
-from queries.api import view_names
+from queries.api import STORAGE_VIEWS, view_names
 from schemas.storage import Lake
 from schemas.task_snapshot import SNAPSHOTTED_PREFIX, TASK_SNAPSHOTS_DIR, snapshot_of
 from tests.queries.conftest import write_events
@@ -31,15 +31,6 @@ from tests.queries.history import generate, imperfect
 
 B = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)
 STRETCH = 40
-#: Views whose rows name storage itself (files, stored copies) and so differ after compaction
-#: by design; every other view must not see compaction at all.
-STORAGE_VIEWS = {
-    "stored_events",
-    "event_log",
-    "unsnapshotted_log",
-    "stored_task_snapshots",
-    "task_partials",
-}
 
 
 def _normal(value: Any) -> Any:
