@@ -12,6 +12,7 @@ inside and after the compacted hours, exactly on hour boundaries included.
 from __future__ import annotations
 
 import math
+import re
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,6 +134,24 @@ def test_snapshotted_files_of_closed_hours_are_not_read(tmp_path: Path) -> None:
         assert f"Scanning Files: 0/{len(event_files)}" in plan
         assert con.execute("SELECT count(*) FROM unsnapshotted_log").fetchone() == (0,)
         assert con.execute("SELECT count(*) FROM task_state").fetchone()[0] > 0
+
+
+def test_as_of_inside_the_history_reads_only_the_hours_it_needs(tmp_path: Path) -> None:
+    """As of T: snapshots of the hours closed at T, the rows of T's own hour, nothing later."""
+    lake = Lake(tmp_path / "lake").ensure()
+    events = stored_history(11, 30, 0.0, 0.0)
+    fill(lake, events, 1)
+    compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
+    compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
+    hours = sorted({e["timestamp"].replace(minute=0, second=0, microsecond=0) for e in events})
+    assert len(hours) >= 3
+    at = hours[1] + timedelta(minutes=30)
+    with queries.connect(lake, as_of=at) as con:
+        plan = "".join(
+            str(r[1]) for r in con.execute("EXPLAIN ANALYZE SELECT * FROM task_state").fetchall()
+        )
+    scans = sorted(int(n) for n in re.findall(r"Scanning Files: (\d+)/", plan))
+    assert scans == [1, 1]  # hour 0's snapshot; hour 1's events (T's hour)
 
 
 def test_legacy_compacted_partitions_get_a_snapshot(tmp_path: Path) -> None:
