@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 import re
 import tempfile
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -184,3 +186,83 @@ def test_prune_removes_snapshots_with_their_events(tmp_path: Path, doomed: str) 
     assert lake.list_files(doomed) == []
     with queries.connect(lake) as con:
         assert con.execute("SELECT count(*) FROM task_state").fetchone() == (0,)
+
+
+def test_task_views_never_fail_nor_change_while_compaction_runs(tmp_path: Path) -> None:
+    """A reader of queue_stats/tasks in a loop while compaction writes snapshots, then outputs,
+    then supersedes them (late files in between): every answer equals the first."""
+    lake = Lake(tmp_path / "lake").ensure()
+    events = stored_history(17, 40, 0.0, 0.2)
+    fill(lake, events, 3)
+    at = max(e["timestamp"] for e in events) + timedelta(minutes=1)
+    sql = (
+        "SELECT (SELECT sum(hash(q)) FROM queue_stats AS q), (SELECT sum(hash(t)) FROM tasks AS t)"
+    )
+    with queries.connect(lake, as_of=at) as con:
+        expected = con.execute(sql).fetchone()
+    answers: list[Any] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        with queries.connect(lake, as_of=at) as con:
+            while not stop.is_set():
+                try:
+                    answers.append(con.execute(sql).fetchone())
+                except Exception as error:  # any failure is the finding
+                    failures.append(repr(error))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+
+    def answered_again() -> None:  # at least one whole answer since now
+        seen = len(answers) + 1
+        deadline = time.monotonic() + 30
+        while len(answers) <= seen and not failures and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    try:
+        for step in range(3):
+            answered_again()
+            late = events[step::7]  # copies of stored events, into closed (compacted) hours
+            write_events(lake, late, ingester_id=f"late-{step}")
+            compact(lake, timedelta(0), now=B + timedelta(days=1))
+        answered_again()
+    finally:
+        stop.set()
+        thread.join()
+    assert failures == []
+    assert len(answers) > 3 and set(answers) == {expected}
+
+
+def test_a_crash_between_snapshot_and_outputs_changes_no_view(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot is committed, the compacted file is not: the snapshot's rows repeat events
+    still read from the inputs, and the next run converges."""
+    from schemas.errors import StorageError
+
+    lake = Lake(tmp_path / "lake").ensure()
+    events = stored_history(23, 30, 0.05, 0.2)
+    fill(lake, events, 2)
+    at = max(e["timestamp"] for e in events) + timedelta(minutes=1)
+    with queries.connect(lake) as con:
+        before = snapshot_of_views(con, at)
+    real_commit = Lake.commit_parquet
+
+    def crash_on_outputs(self: Lake, relpath: str, table: Any, **options: object) -> int:
+        if SNAPSHOTTED_PREFIX in relpath:
+            raise StorageError("simulated crash before the compacted file")
+        return real_commit(self, relpath, table, **options)
+
+    monkeypatch.setattr(Lake, "commit_parquet", crash_on_outputs)
+    with pytest.raises(StorageError, match="simulated crash"):
+        compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
+    monkeypatch.undo()
+    assert lake.list_files(TASK_SNAPSHOTS_DIR)  # the orphan snapshot
+    with queries.connect(lake) as con:
+        assert snapshot_of_views(con, at) == before
+    compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
+    compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
+    with queries.connect(lake) as con:
+        assert snapshot_of_views(con, at) == before
