@@ -26,7 +26,9 @@ from hypothesis import strategies as st
 
 import queries
 from ingest.compaction import compact
+from ingest.retention import prune
 from queries.api import STORAGE_VIEWS, view_names
+from schemas.errors import StorageError
 from schemas.storage import Lake
 from schemas.task_snapshot import SNAPSHOTTED_PREFIX, TASK_SNAPSHOTS_DIR, snapshot_of
 from tests.queries.conftest import write_events
@@ -65,6 +67,16 @@ def fill(lake: Lake, events: list[dict[str, Any]], commits: int) -> None:
     size = max(1, len(events) // commits + 1)
     for n, start in enumerate(range(0, len(events), size)):
         write_events(lake, events[start : start + size], ingester_id=f"ing-{n % 2}")
+
+
+def compact_all(lake: Lake) -> None:
+    """Compact every hour, then delete what that superseded (no grace period)."""
+    for _ in range(2):
+        compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
+
+
+def plan_of(con: Any, sql: str) -> str:
+    return "".join(str(r[1]) for r in con.execute(f"EXPLAIN ANALYZE {sql}").fetchall())
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -121,17 +133,14 @@ def test_snapshotted_files_of_closed_hours_are_not_read(tmp_path: Path) -> None:
     lake = Lake(tmp_path / "lake").ensure()
     events = stored_history(11, 30, 0.0, 0.0)
     fill(lake, events, 2)
-    compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
-    compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
+    compact_all(lake)
     event_files = lake.list_files("events")
     assert event_files and all(
         f.rsplit("/", 1)[1].startswith(SNAPSHOTTED_PREFIX) for f in event_files
     )
     assert {snapshot_of(f) for f in event_files} == set(lake.list_files(TASK_SNAPSHOTS_DIR))
     with queries.connect(lake) as con:
-        plan = "".join(
-            str(r[1]) for r in con.execute("EXPLAIN ANALYZE SELECT * FROM task_state").fetchall()
-        )
+        plan = plan_of(con, "SELECT * FROM task_state")
         # the snapshots are read; no event file is (all are covered, all hours are closed)
         assert f"Scanning Files: 0/{len(event_files)}" in plan
         assert con.execute("SELECT count(*) FROM unsnapshotted_log").fetchone() == (0,)
@@ -143,15 +152,12 @@ def test_as_of_inside_the_history_reads_only_the_hours_it_needs(tmp_path: Path) 
     lake = Lake(tmp_path / "lake").ensure()
     events = stored_history(11, 30, 0.0, 0.0)
     fill(lake, events, 1)
-    compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
-    compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
+    compact_all(lake)
     hours = sorted({e["timestamp"].replace(minute=0, second=0, microsecond=0) for e in events})
     assert len(hours) >= 3
     at = hours[1] + timedelta(minutes=30)
     with queries.connect(lake, as_of=at) as con:
-        plan = "".join(
-            str(r[1]) for r in con.execute("EXPLAIN ANALYZE SELECT * FROM task_state").fetchall()
-        )
+        plan = plan_of(con, "SELECT * FROM task_state")
     scans = sorted(int(n) for n in re.findall(r"Scanning Files: (\d+)/", plan))
     assert scans == [1, 1]  # hour 0's snapshot; hour 1's events (T's hour)
 
@@ -177,8 +183,6 @@ def test_legacy_compacted_partitions_get_a_snapshot(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("doomed", ["events", TASK_SNAPSHOTS_DIR])
 def test_prune_removes_snapshots_with_their_events(tmp_path: Path, doomed: str) -> None:
-    from ingest.retention import prune
-
     lake = Lake(tmp_path / "lake").ensure()
     fill(lake, stored_history(3, 20, 0.0, 0.0), 1)
     compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
@@ -240,8 +244,6 @@ def test_a_crash_between_snapshot_and_outputs_changes_no_view(
 ) -> None:
     """The snapshot is committed, the compacted file is not: the snapshot's rows repeat events
     still read from the inputs, and the next run converges."""
-    from schemas.errors import StorageError
-
     lake = Lake(tmp_path / "lake").ensure()
     events = stored_history(23, 30, 0.05, 0.2)
     fill(lake, events, 2)
@@ -262,7 +264,6 @@ def test_a_crash_between_snapshot_and_outputs_changes_no_view(
     assert lake.list_files(TASK_SNAPSHOTS_DIR)  # the orphan snapshot
     with queries.connect(lake) as con:
         assert snapshot_of_views(con, at) == before
-    compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
-    compact(lake, timedelta(0), now=B + timedelta(days=1), grace=timedelta(0))
+    compact_all(lake)
     with queries.connect(lake) as con:
         assert snapshot_of_views(con, at) == before
