@@ -4,11 +4,13 @@
 -- schemas/task_snapshot.py); the snapshot is usable when its partition is closed at T
 -- (partition_closed). So this is: files no compaction has snapshotted (recent hours,
 -- late files, lakes compacted before snapshots existed), plus the whole horizon's hour. Both
--- tests are on the file name and the Hive columns, so DuckDB skips covered files unread.
+-- tests are on the file's name (never its directories) and the Hive columns, so DuckDB skips
+-- covered files unread.
 -- Grain: one row per stored row with timestamp <= T whose file no usable snapshot covers.
 CREATE OR REPLACE VIEW unsnapshotted_log AS
 SELECT * EXCLUDE (source_file)
 FROM stored_events
 WHERE "timestamp" <= log_horizon()
   AND (partition_at_horizon("date", "hour")
-       OR (partition_closed("date", "hour") AND NOT contains(source_file, '/snapshotted-')));
+       OR (partition_closed("date", "hour")
+           AND NOT starts_with(parse_filename(source_file), 'snapshotted-')));

@@ -267,3 +267,16 @@ def test_a_crash_between_snapshot_and_outputs_changes_no_view(
     compact_all(lake)
     with queries.connect(lake) as con:
         assert snapshot_of_views(con, at) == before
+
+
+def test_a_lake_directory_named_like_a_compacted_file_loses_nothing(tmp_path: Path) -> None:
+    """Files are told apart by their own name, never by a directory above them."""
+    lake = Lake(tmp_path / "snapshotted-000001-0123abcd" / "lake").ensure()
+    events = stored_history(29, 20, 0.0, 0.0)
+    fill(lake, events, 2)  # not compacted: every file must be read as rows
+    with queries.connect(lake) as con:
+        tasks = con.execute("SELECT count(*) FROM task_state").fetchone()
+        assert tasks == (len({e["task_id"] for e in events if e.get("task_id")}),)
+        assert con.execute("SELECT count(*) FROM unsnapshotted_log").fetchone() == (
+            con.execute("SELECT count(*) FROM event_log").fetchone()
+        )
