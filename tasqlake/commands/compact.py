@@ -31,9 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "compact",
         help="merge small files of closed partitions into large sorted files",
         description="Merge the files of every closed hour partition (its hour ended more than "
-        "DURATION ago) into one large sorted file, duplicates by event_id removed. Superseded "
-        "files stay readable for the grace period and are deleted by a later run. Safe to run "
-        "while ingesting and while queries run; idempotent.",
+        "DURATION ago) into one large sorted file, duplicates by event_id removed, and write "
+        "its task snapshot (task_snapshots/: one row per task, which the task views read "
+        "instead of the hour's events). Superseded files stay readable for the grace period "
+        "and are deleted by a later run. Safe to run while ingesting and while queries run; "
+        "idempotent.",
     )
     parser.add_argument(
         "--older-than",
@@ -55,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--snapshot",
         action="store_true",
-        help="also write the per-task snapshot at the last closed hour boundary (prototype: "
+        help="also write the cumulative snapshot at the last closed hour boundary (prototype: "
         "the views do not read it yet)",
     )
     _options.add_lake(parser)
