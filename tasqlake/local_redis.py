@@ -13,7 +13,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import redis
 
@@ -57,6 +58,26 @@ def free_port() -> int:
         return port
 
 
+def server_command(
+    binary: str, listen: Sequence[str], workdir: str | Path, extra_args: Sequence[str] = ()
+) -> list[str]:
+    """The argv of a throw-away redis-server: ``listen`` (e.g. ``["--port", "6380"]``) on
+    loopback only, nothing persisted, its working files in ``workdir``."""
+    return [
+        binary,
+        *listen,
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+        *extra_args,
+    ]
+
+
 @contextlib.contextmanager
 def private_redis(port: int | None = None, extra_args: tuple[str, ...] = ()) -> Iterator[str]:
     """Run a throw-away redis-server on loopback; yields its URL."""
@@ -65,22 +86,11 @@ def private_redis(port: int | None = None, extra_args: tuple[str, ...] = ()) -> 
         raise BrokerError(f"no redis-server found to start a private Redis: {INSTALL_HINT}")
     port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="tasqlake-redis-")
-    args = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        workdir,
-        *extra_args,
-    ]
     process = subprocess.Popen(
-        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        server_command(binary, ["--port", str(port)], workdir, extra_args),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     url = f"redis://127.0.0.1:{port}"
     try:

@@ -14,7 +14,7 @@ import pytest
 import redis
 from conftest import Ingester, count_events, publish, query, simulated_payloads, wait_until
 
-from tasqlake.local_redis import find_redis_server
+from tasqlake.local_redis import find_redis_server, server_command
 
 
 def free_port() -> int:
@@ -37,19 +37,9 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [
-                find_redis_server() or "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.dir),
-            ],
+            server_command(
+                find_redis_server() or "redis-server", ["--port", str(self.port)], self.dir
+            ),
             stdout=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tasqlake.local_redis import find_redis_server, free_port
+from tasqlake.local_redis import find_redis_server, free_port, server_command
 
 TASQLAKE = str(Path(sys.executable).with_name("tasqlake"))
 ADMIN_PASSWORD = "admin-pw-for-tests"
@@ -66,19 +66,7 @@ class RedisServer:
             else ["--port", str(self.port)]
         )
         self.process = subprocess.Popen(
-            [
-                self.binary,
-                *ports,
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-                *self.extra_args,
-            ],
+            server_command(self.binary, ports, self.workdir, self.extra_args),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
