@@ -11,6 +11,8 @@ import pytest
 
 from tests.cli.conftest import RunCli
 
+pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
+
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -10,6 +10,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import redis
 from conftest import Ingester, count_events, publish, query, simulated_payloads, wait_until
 
@@ -18,6 +19,8 @@ from ingest.compaction import compact
 from queries.api import STORAGE_VIEWS, view_names
 from schemas.storage import Lake
 from tasqlake.simulator import SimulationSpec, iter_events
+
+pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
 
 #: Columns that legitimately differ between copies of an event (who read it, when, where).
 COPY_COLUMNS = {"received_at", "ingester_id", "channel", "first_received_at", "last_received_at"}

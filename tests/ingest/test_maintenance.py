@@ -8,12 +8,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
+import pytest
 import redis
 from conftest import Ingester, events_glob, publish, query, wait_until
 
 from ingest.maintenance import MaintenancePlan, run_once
 from schemas.settings import Settings
 from schemas.storage import Lake
+
+pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
 
 
 def _enqueued(at: datetime, n: int) -> bytes:

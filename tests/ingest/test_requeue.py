@@ -25,6 +25,8 @@ from schemas.errors import StorageError
 from schemas.storage import Lake
 from schemas.streams import write_msgpack_stream
 
+pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
+
 BIG = 1024 * 1024 + 10
 
 

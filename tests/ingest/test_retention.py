@@ -6,9 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from ingest.retention import partition_end, prune
 from schemas.storage import Lake
+
+pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
 
 NOW = datetime(2026, 11, 29, 12, 30, tzinfo=UTC)
 
@@ -52,32 +55,48 @@ def test_dry_run_deletes_nothing(tmp_path: Path) -> None:
     assert len(lake.list_files("events")) == 4
 
 
+def _hour(moment: datetime) -> tuple[str, int]:
+    return moment.strftime("%Y-%m-%d"), moment.hour
+
+
 def test_prune_command(tmp_path: Path) -> None:
-    lake = _lake(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "tasqlake", "prune", "--older-than", "1d", "--lake", str(lake.root)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    """The command prunes against the clock it runs at: the lake is built relative to it."""
+    lake = Lake(tmp_path / "lake").ensure()
+    table = pa.table({"x": [1, 2]})
+    now = datetime.now(UTC)
+    old = [now - timedelta(days=3), now - timedelta(days=2), now - timedelta(days=1, hours=2)]
+    for date, hour in [_hour(m) for m in old] + [_hour(now)]:
+        lake.commit_parquet(f"events/date={date}/hour={hour:02d}/a-1.parquet", table)
+    date, hour = _hour(old[0])
+    lake.commit_parquet(f"quarantine/date={date}/hour={hour:02d}/a-1.parquet", table)
+    result = _prune(lake, "1d")
     assert result.returncode == 0, result.stderr
     assert "deleted 4 partitions, 4 files" in result.stderr
-    bad = subprocess.run(
+    assert list(lake.iter_partitions()) == [_hour(now)]
+    bad = _prune(lake, "ninety")
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "tasqlake: error: --older-than must be a duration like 90d, 12h, 30m or 45s, got 'ninety'"
+    )
+    zero = _prune(lake, "0s")
+    assert zero.returncode == 2
+    assert zero.stderr.strip() == "tasqlake: error: --older-than must be greater than 0, got '0s'"
+    assert list(lake.iter_partitions()) == [_hour(now)]
+
+
+def _prune(lake: Lake, older_than: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             sys.executable,
             "-m",
             "tasqlake",
             "prune",
             "--older-than",
-            "ninety",
+            older_than,
             "--lake",
             str(lake.root),
         ],
         capture_output=True,
         text=True,
         check=False,
-    )
-    assert bad.returncode == 2
-    assert bad.stderr.strip() == (
-        "tasqlake: error: --older-than must be a duration like 90d, 12h, 30m or 45s, got 'ninety'"
     )

@@ -15,6 +15,8 @@ from tasqlake.derived_metrics import DerivedCollector
 from tasqlake.local_redis import free_port
 from tests.ops.helpers import TASQLAKE, IngestProcess, clean_env, scrape
 
+pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
+
 
 @pytest.fixture(scope="module")
 def imported_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -15,6 +15,8 @@ from tests.queries.compare import fetch
 from tests.queries.conftest import write_events
 from tests.queries.history import task_event, traceback_text, worker_event
 
+pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
+
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 TID = "00000000-0000-4000-8000-000000000001"
 W1 = "worker-aaaa0001"

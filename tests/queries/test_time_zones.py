@@ -23,6 +23,8 @@ from tests.queries.history import BASE, generate, imperfect
 from tests.queries.oracle import GapRecord
 from tests.queries.test_ingest_gaps import write_gaps
 
+pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
+
 ZONES = ("America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Kiritimati")
 #: Two histories: one across UTC midnight on the day New York enters DST, one two days later.
 STARTS = (datetime(2026, 3, 7, 23, 57, tzinfo=UTC), datetime(2026, 3, 10, 6, 58, tzinfo=UTC))
