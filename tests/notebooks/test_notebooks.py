@@ -8,12 +8,17 @@ ignored the injected path and built its own demo lake would be caught.
 
 from __future__ import annotations
 
+import ast
 import json
+import sys
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 import nbformat
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from ingest.importer import import_files
 from schemas.errors import ConfigError
@@ -55,6 +60,39 @@ def real_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
 def test_the_operator_notebooks_are_there() -> None:
     names = {p.stem for p in NOTEBOOKS}
     assert {"queue_health", "retries_and_failures", "workers"} <= names
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """The top-level modules a notebook's code cells import."""
+    modules = set()
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules.add(node.module.split(".")[0])
+    return modules
+
+
+def test_the_notebooks_extra_brings_every_module_a_notebook_imports() -> None:
+    """``pip install 'tasqlake[notebooks]'`` is enough: each import is tasqlake's own, the
+    standard library's, a core dependency's or the ``notebooks`` extra's."""
+    requirements = [Requirement(r) for r in metadata.requires("tasqlake") or []]
+    wanted = {
+        canonicalize_name(r.name)
+        for r in requirements
+        if r.marker is None or r.marker.evaluate({"extra": "notebooks"})
+    }
+    assert {"matplotlib", "ipykernel", "ipywidgets", "jupyterlab"} <= wanted
+    providers = metadata.packages_distributions()
+    top_level = metadata.distribution("tasqlake").read_text("top_level.txt") or ""
+    own = {"tasqlake", *top_level.split()}
+    for path in NOTEBOOKS:
+        for module in _imported_modules(path) - own - set(sys.stdlib_module_names):
+            dists = {canonicalize_name(d) for d in providers.get(module, [])}
+            assert dists & wanted, f"{path.name} imports {module}, which no requirement brings"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
