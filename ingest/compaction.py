@@ -178,6 +178,9 @@ def compact(
             rows = compact_partition(lake, con, item, moment, report)
             if progress is not None:
                 progress(item.partition, rows)
+    if grace <= timedelta(0):  # no grace: what this run superseded goes now, not next run
+        report.pending_files = 0
+        purge_superseded(lake, load_manifests(lake), moment, report)
     return report
 
 

@@ -20,6 +20,8 @@ from tasqlake.timeparse import parse_duration
 
 def _text(duration: timedelta) -> str:
     seconds = int(duration.total_seconds())
+    if seconds == 0:
+        return "0s"
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
@@ -42,14 +44,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DURATION",
         default=_text(DEFAULT_OLDER_THAN),
         help="only partitions whose hour ended this long ago "
-        f"(default {_text(DEFAULT_OLDER_THAN)})",
+        f"(default {_text(DEFAULT_OLDER_THAN)}; 0s: every hour that has ended)",
     )
     parser.add_argument(
         "--grace",
         metavar="DURATION",
         default=_text(DEFAULT_GRACE),
         help="keep superseded files this long for queries that listed them "
-        f"(default {_text(DEFAULT_GRACE)})",
+        f"(default {_text(DEFAULT_GRACE)}; 0s deletes them at once, when nobody is reading)",
     )
     parser.add_argument(
         "--memory-limit", metavar="SIZE", default="1GB", help="DuckDB memory limit (default 1GB)"
@@ -65,8 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    older_than = parse_duration(args.older_than, "--older-than")
-    grace = parse_duration(args.grace, "--grace")
+    older_than = parse_duration(args.older_than, "--older-than", allow_zero=True)
+    grace = parse_duration(args.grace, "--grace", allow_zero=True)
     lake = Lake(settings.lake).require_readable()
     console = Console(stderr=True)
     now = datetime.now(UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -24,6 +25,8 @@ from schemas.errors import StorageError
 from schemas.storage import Lake
 from schemas.stored import EVENT_SCHEMA
 from tasqlake.simulator import SimulationSpec, iter_events
+
+pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 EVENTS = 6_000
@@ -183,6 +186,32 @@ def test_superseded_files_deleted_after_grace_only(lake: Lake) -> None:
     assert load_manifests(lake) == []
     assert sorted(lake.list_files("events")) == sorted(_live(lake))
     assert _content(lake).equals(before)
+
+
+def test_zero_grace_deletes_superseded_files_in_the_same_run(lake: Lake) -> None:
+    before = _content(lake)
+    report = compact(lake, now=NOW, grace=timedelta(0))
+    assert report.files_in > 0
+    assert report.deleted_files == report.files_in and report.pending_files == 0
+    assert load_manifests(lake) == []
+    assert sorted(lake.list_files("events")) == sorted(_live(lake))
+    assert _content(lake).equals(before)
+
+
+def test_compact_command_takes_a_grace_of_zero(lake: Lake) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tasqlake", "compact", "--lake", str(lake.root), "--grace", "0s"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    deleted = re.search(
+        r"deleted (\d+) superseded files, 0 waiting for the 0s grace period", result.stderr
+    )
+    assert deleted is not None and int(deleted.group(1)) > 0, result.stderr
+    assert load_manifests(lake) == []
+    assert sorted(lake.list_files("events")) == sorted(_live(lake))
 
 
 def test_readers_never_fail_nor_double_count_during_compaction(lake: Lake) -> None:
