@@ -1,9 +1,9 @@
 """Filling a lake with simulated AsyncTasQ events, fast, through the real storage path.
 
-simulator (:func:`tasqlake.simulator.iter_events`) → :func:`schemas.decode.decode` →
-:class:`schemas.batch.EventColumns` → :meth:`schemas.storage.Lake.commit_parquet`, one file per
-event hour per batch, named like an ingester's files. ``received_at`` is the simulated emit time
-plus a small delivery latency, so the data looks like what ``tasqlake ingest`` stores.
+simulator (:func:`tasqlake.simulator.iter_events`) → :func:`tasqlake.schemas.decode.decode` →
+:class:`tasqlake.schemas.batch.EventColumns` → :meth:`tasqlake.lake.storage.Lake.commit_parquet`,
+one file per event hour per batch, named like an ingester's files. ``received_at`` is the simulated
+emit time plus a small delivery latency, so the data looks like what ``tasqlake ingest`` stores.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-from schemas import constants
-from schemas.batch import EventColumns
-from schemas.decode import decode, to_epoch_us
-from schemas.errors import PayloadError
-from schemas.storage import Lake
+from tasqlake.lake import layout
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas import constants
+from tasqlake.schemas.batch import EventColumns
+from tasqlake.schemas.decode import decode, to_epoch_us
+from tasqlake.schemas.errors import PayloadError
 from tasqlake.simulator import SimulationSpec, iter_events
 
 #: Events per second of simulated time used by the benchmark's data sets: low enough that a
@@ -70,7 +71,7 @@ def fill_lake(
         nonlocal columns, files, size, sequence
         for partition, table in columns.to_partitions():
             sequence += 1
-            rel = f"{constants.EVENTS_DIR}/{partition.path}/{ingester_id}-{sequence:08d}.parquet"
+            rel = f"{layout.EVENTS_DIR}/{partition.path}/{ingester_id}-{sequence:08d}.parquet"
             size += lake.commit_parquet(rel, table)
             files += 1
         columns = EventColumns()

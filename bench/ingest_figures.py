@@ -34,11 +34,11 @@ from pathlib import Path
 import psutil
 import redis
 
-import queries
 from bench.figures import Figure
-from schemas.decode import event_id
-from schemas.storage import Lake
+from tasqlake import queries
+from tasqlake.lake.storage import Lake
 from tasqlake.local_redis import private_redis
+from tasqlake.schemas.decode import event_id
 from tasqlake.simulator import SimulationSpec, iter_events
 
 TASQLAKE = str(Path(sys.executable).with_name("tasqlake"))

@@ -18,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
-import queries
 from bench.figures import Figure, median_seconds
-from ingest.compaction_snapshot import build_snapshot, fast_queue_stats
-from schemas.storage import Lake
+from tasqlake import queries
+from tasqlake.lake.compaction_snapshot import build_snapshot, fast_queue_stats
+from tasqlake.lake.storage import Lake
 
 LATEST_STATE = """
 SELECT count(*), sum(hash(state))

@@ -22,9 +22,9 @@ from pathlib import Path
 from bench import ingest_figures, query_figures
 from bench.datagen import fill_lake
 from bench.figures import Figure, render
-from ingest.compaction import compact
-from schemas.storage import Lake
-from schemas.task_snapshot import TASK_SNAPSHOTS_DIR
+from tasqlake.lake.compaction import compact
+from tasqlake.lake.layout import TASK_SNAPSHOTS_DIR
+from tasqlake.lake.storage import Lake
 
 DEFAULT_DATA_DIR = Path("/tmp/tasqlake-bench")
 

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ingest import committer
-from ingest.columnar import BatchBuilder
-from schemas import constants
-from schemas.decode import json_to_msgpack
-from schemas.errors import PayloadError, StorageError
-from schemas.redaction import DEFAULT_POLICY, RedactionPolicy
-from schemas.storage import Lake, describe_os_error
-from schemas.streams import iter_json_lines, iter_msgpack_stream, sniff_format
+from tasqlake.ingest.processing import committer
+from tasqlake.ingest.processing.columnar import BatchBuilder
+from tasqlake.lake.storage import Lake, describe_os_error
+from tasqlake.schemas import constants
+from tasqlake.schemas.decode import json_to_msgpack
+from tasqlake.schemas.errors import PayloadError, StorageError
+from tasqlake.schemas.redaction import DEFAULT_POLICY, RedactionPolicy
+from tasqlake.schemas.streams import iter_json_lines, iter_msgpack_stream, sniff_format
 
 log = logging.getLogger(__name__)
 

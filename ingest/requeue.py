@@ -2,9 +2,10 @@
 
 After a fix (a larger ``max_payload_bytes``, a decoder that now accepts a shape it rejected),
 :func:`requeue_quarantine` runs the raw payloads kept under ``quarantine/`` through the same
-:class:`~ingest.columnar.BatchBuilder` with the receive time, channel and ingester id each one
-was quarantined with, so a payload that now passes is stored exactly as if it had been ingested
-then (same ``event_id``, same ``received_at``). Payloads that still fail stay where they are.
+:class:`~tasqlake.ingest.processing.columnar.BatchBuilder` with the receive time, channel and
+ingester id each one was quarantined with, so a payload that now passes is stored exactly as if it
+had been ingested then (same ``event_id``, same ``received_at``). Payloads that still fail stay
+where they are.
 
 Exactly once, whatever the crash point, with quarantine files never modified (they remain the
 record of what was rejected and why). Per quarantine file with payloads that now pass:
@@ -33,17 +34,17 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest import committer
-from ingest.columnar import BatchBuilder, BuiltBatch
-from schemas import constants
-from schemas.decode import NOT_JSON, event_id, json_to_msgpack
-from schemas.errors import PayloadError, StorageError
-from schemas.redaction import RedactionPolicy
-from schemas.storage import Lake
+from tasqlake.ingest.processing import committer
+from tasqlake.ingest.processing.columnar import BatchBuilder, BuiltBatch
+from tasqlake.lake import layout
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas import constants
+from tasqlake.schemas.decode import NOT_JSON, event_id, json_to_msgpack
+from tasqlake.schemas.errors import PayloadError, StorageError
+from tasqlake.schemas.redaction import RedactionPolicy
 
 log = logging.getLogger(__name__)
 
-REQUEUED_DIR = "requeued"
 SETTINGS_KEY = b"tasqlake.requeue.settings"
 _TS = pa.timestamp("us", tz="UTC")
 LEDGER_SCHEMA = pa.schema(
@@ -135,7 +136,7 @@ def requeue_quarantine(
 
 def quarantine_files(lake: Lake) -> list[str]:
     """The quarantine files a run goes through, in order."""
-    return lake.list_files(constants.QUARANTINE_DIR)
+    return lake.list_files(layout.QUARANTINE_DIR)
 
 
 def _select(
@@ -174,11 +175,11 @@ def _requeue_file(
     ledger = _ledger_table(rows.take(pa.array(passing, pa.int64())), stored_ids, passing, relpath)
     run = _run_id(relpath, ledger["event_id"].to_pylist())
     lake.commit_parquet(
-        f"{REQUEUED_DIR}/{run}.parquet",
+        f"{layout.REQUEUED_DIR}/{run}.parquet",
         ledger.replace_schema_metadata({SETTINGS_KEY: settings.encode()}),
     )
     summary.lake_files += _commit_events(lake, run, groups)
-    lake.commit_bytes(f"{REQUEUED_DIR}/{run}.done", b"")
+    lake.commit_bytes(f"{layout.REQUEUED_DIR}/{run}.done", b"")
     taken.update(ledger["event_id"].to_pylist())
     summary.stored += len(passing)
     log.info("re-imported %d payloads of %s (run %s)", len(passing), relpath, run)
@@ -270,7 +271,7 @@ def _read_quarantine(lake: Lake, relpath: str) -> pa.Table:
     if missing:
         raise StorageError(
             f"{lake.path(relpath)} is not a quarantine file (no {', '.join(missing)}): move it "
-            f"out of {constants.QUARANTINE_DIR}/"
+            f"out of {layout.QUARANTINE_DIR}/"
         )
     # Hive partition columns (date, hour) are not wanted: only the stored columns, in order.
     return table.select(_COLUMNS).combine_chunks()
@@ -279,7 +280,7 @@ def _read_quarantine(lake: Lake, relpath: str) -> pa.Table:
 def _complete_pending(lake: Lake, summary: RequeueSummary) -> set[int]:
     """Finish runs whose ledger has no marker; returns every quarantine event_id in a ledger."""
     taken: set[int] = set()
-    ledgers = [p for p in lake.list_files(REQUEUED_DIR) if p.count("/") == 1]
+    ledgers = [p for p in lake.list_files(layout.REQUEUED_DIR) if p.count("/") == 1]
     for relpath in ledgers:
         ledger = lake.read_table(relpath)
         taken.update(ledger["event_id"].to_pylist())

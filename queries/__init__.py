@@ -12,11 +12,11 @@ SQL statements bound to one lake (no session variables but ``as_of``). Depends o
 
 from __future__ import annotations
 
-from queries.api import LakeQueries, execute, frame, view_names
-from queries.catalogue import catalogue
-from queries.connection import connect, normalise_as_of, set_as_of
-from queries.models import CatalogueEntry, Column, QueueStats, WorkerInfo
-from queries.statements import ddl
+from tasqlake.queries.api import LakeQueries, execute, frame, view_names
+from tasqlake.queries.catalogue import catalogue
+from tasqlake.queries.connection import connect, normalise_as_of, set_as_of
+from tasqlake.queries.models import CatalogueEntry, Column, QueueStats, WorkerInfo
+from tasqlake.queries.statements import ddl
 
 __all__ = [
     "CatalogueEntry",

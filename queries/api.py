@@ -17,11 +17,11 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from queries.connection import AsOf, as_lake, connect, set_as_of, set_lake_variables
-from queries.loader import load
-from queries.models import QueueStats, WorkerInfo
-from schemas.errors import QueryError
-from schemas.storage import Lake
+from tasqlake.lake.storage import Lake
+from tasqlake.queries.connection import AsOf, as_lake, connect, set_as_of, set_lake_variables
+from tasqlake.queries.loader import load
+from tasqlake.queries.models import QueueStats, WorkerInfo
+from tasqlake.schemas.errors import QueryError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -6,9 +6,9 @@ import tempfile
 
 import duckdb
 
-from queries.connection import connect
-from queries.loader import load
-from queries.models import CatalogueEntry, Column
+from tasqlake.queries.connection import connect
+from tasqlake.queries.loader import load
+from tasqlake.queries.models import CatalogueEntry, Column
 
 
 def catalogue(con: duckdb.DuckDBPyConnection | None = None) -> list[CatalogueEntry]:

@@ -7,11 +7,11 @@ from datetime import datetime
 
 import duckdb
 
-from queries.loader import create_all, load
-from schemas import constants
-from schemas.errors import ConfigError, QueryError
-from schemas.instants import as_utc, parse_instant
-from schemas.storage import Lake
+from tasqlake.lake import layout
+from tasqlake.lake.storage import Lake
+from tasqlake.queries.loader import create_all, load
+from tasqlake.schemas.errors import ConfigError, QueryError
+from tasqlake.schemas.instants import as_utc, parse_instant
 
 #: DuckDB session variable holding the events glob of the lake (read by ``stored_events``).
 EVENTS_GLOB_VARIABLE = "tasqlake_events_glob"
@@ -54,8 +54,8 @@ def lake_variables(lake: Lake) -> dict[str, str]:
     """
     return {
         EVENTS_GLOB_VARIABLE: lake.events_glob,
-        GAPS_GLOB_VARIABLE: lake.glob_uri(constants.GAPS_DIR),
-        TASK_SNAPSHOTS_GLOB_VARIABLE: lake.glob_uri(constants.TASK_SNAPSHOTS_DIR),
+        GAPS_GLOB_VARIABLE: lake.glob_uri(layout.GAPS_DIR),
+        TASK_SNAPSHOTS_GLOB_VARIABLE: lake.glob_uri(layout.TASK_SNAPSHOTS_DIR),
     }
 
 

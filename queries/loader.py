@@ -10,7 +10,8 @@ Each file opens with a comment block::
 followed by exactly one ``CREATE OR REPLACE VIEW|MACRO <name>`` statement whose name is the
 file's stem. The loader parses the headers (they become the catalogue), orders the files so that
 each is created after the objects it mentions, and creates them in a DuckDB connection; a
-failure raises :class:`~schemas.errors.QueryError` naming ``file:line`` and DuckDB's message.
+failure raises :class:`~tasqlake.schemas.errors.QueryError` naming ``file:line`` and DuckDB's
+message.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from pathlib import Path
 
 import duckdb
 
-from schemas.errors import QueryError
-from schemas.task_snapshot import SQL_DIR as CONTRACT_SQL_DIR
+from tasqlake.schemas.errors import QueryError
+from tasqlake.schemas.task_algebra import SQL_DIR as CONTRACT_SQL_DIR
 
 SQL_DIR = Path(__file__).resolve().parent
 

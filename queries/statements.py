@@ -1,8 +1,8 @@
 """``ddl(lake)``: the catalogue as plain SQL statements bound to one lake (for export-db).
 
 :func:`queries.connect` binds the views to a lake through session variables
-(:func:`queries.connection.lake_variables`), which a DuckDB database file does not keep. The
-statements returned here are the loader's, in creation order, with each
+(:func:`tasqlake.queries.connection.lake_variables`), which a DuckDB database file does not keep.
+The statements returned here are the loader's, in creation order, with each
 ``getvariable('tasqlake_…')`` replaced by the lake's absolute glob as a SQL literal; ``as_of``
 stays a session variable (each client sets its own instant). Running them in order in any DuckDB
 session (in-memory or an attached file) defines the whole catalogue over the lake.
@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import re
 
-from queries.connection import as_lake, lake_variables
-from queries.loader import load
-from schemas.errors import QueryError
-from schemas.storage import Lake
+from tasqlake.lake.storage import Lake
+from tasqlake.queries.connection import as_lake, lake_variables
+from tasqlake.queries.loader import load
+from tasqlake.schemas.errors import QueryError
 
 _LAKE_VARIABLE = re.compile(r"getvariable\(\s*'(tasqlake_\w+)'\s*\)", re.I)
 

@@ -3,8 +3,8 @@
 -- variable tasqlake_gaps_glob, set by queries.connect, written in by queries.ddl). Like
 -- stored_events, the glob is expanded at each query and an empty or missing gaps/ gives no rows
 -- (the typed empty branch keeps every column present).
--- When they are written (ingest/receiver.py, ingest/service.py): a record is appended to the
--- ingester's WAL only when its subscription is confirmed again (then committed like events):
+-- When they are written (ingest/receiving/receiver.py, ingest/service/ingest_service.py): a
+-- record is appended to the ingester's WAL only when its subscription is confirmed again (then committed like events):
 --   * start-up: every process start, from this WAL directory's last known subscribed instant
 --     (state.json: last bytes read, periodic mark, graceful stop) — or, for a fresh ingester
 --     (no state yet), from the process start — to the confirmation of its first SUBSCRIBE;

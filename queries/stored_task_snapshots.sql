@@ -1,5 +1,5 @@
 -- stored_task_snapshots: the task snapshots of the partitions closed at T (see
--- schemas/task_snapshot.py): per-task partial aggregates that compaction stored for each
+-- lake/layout.py): per-task partial aggregates that compaction stored for each
 -- compacted hour partition, in the columns of task_partials_of. Reads
 -- LAKE/task_snapshots/date=YYYY-MM-DD/hour=HH/*.parquet (glob in the variable
 -- tasqlake_task_snapshots_glob, set by queries.connect, written in by queries.ddl); partitions

@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from msgspec import UNSET, UnsetType
 
-from schemas.decode import DecodedEvent, event_id
-from schemas.redaction import DEFAULT_POLICY, METADATA_KEY, RedactionPolicy
-from schemas.stored import EVENT_SCHEMA, QUARANTINE_SCHEMA
+from tasqlake.schemas.decode import DecodedEvent, event_id
+from tasqlake.schemas.redaction import DEFAULT_POLICY, METADATA_KEY, RedactionPolicy
+from tasqlake.schemas.stored import EVENT_SCHEMA, QUARANTINE_SCHEMA
 
 _HOUR_US = 3_600_000_000
 

@@ -6,14 +6,6 @@ DEFAULT_CHANNEL = "asynctasq:events"
 DEFAULT_REDIS_URL = "redis://localhost:6379"
 DEFAULT_LAKE = "./lake"
 
-#: Sub-directories of a lake.
-EVENTS_DIR = "events"
-QUARANTINE_DIR = "quarantine"
-WAL_DIR = "wal"
-GAPS_DIR = "gaps"
-SNAPSHOTS_DIR = "snapshots"
-TASK_SNAPSHOTS_DIR = "task_snapshots"
-
 DEFAULT_FLUSH_INTERVAL_S = 1.0
 DEFAULT_MAX_BATCH_EVENTS = 200_000
 DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024

@@ -1,9 +1,9 @@
-"""From raw payload bytes to a validated :class:`~schemas.wire.WirePayload`.
+"""From raw payload bytes to a validated :class:`~tasqlake.schemas.wire.WirePayload`.
 
 The fast path decodes straight into the Struct (msgspec, in C). Anything unusual (extra keys, a
 wrong type, not msgpack at all) takes the slow path, which finds out exactly what is wrong, keeps
-unknown keys, or raises :class:`~schemas.errors.PayloadError` with a short ``reason`` that the
-quarantine records. Nothing here touches I/O.
+unknown keys, or raises :class:`~tasqlake.schemas.errors.PayloadError` with a short ``reason`` that
+the quarantine records. Nothing here touches I/O.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
-from schemas import constants
-from schemas.errors import PayloadError
-from schemas.wire import WIRE_KEYS, WirePayload, required_keys
+from tasqlake.schemas import constants
+from tasqlake.schemas.errors import PayloadError
+from tasqlake.schemas.wire import WIRE_KEYS, WirePayload, required_keys
 
 _DECODER = msgspec.msgpack.Decoder(WirePayload)
 _JSON_ENCODER = msgspec.json.Encoder()

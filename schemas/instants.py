@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from schemas.errors import ConfigError
+from tasqlake.schemas.errors import ConfigError
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from schemas.errors import ConfigError
+from tasqlake.schemas.errors import ConfigError
 
 FIELDS = ("result", "error", "traceback")
 METADATA_KEY = b"tasqlake.redaction"

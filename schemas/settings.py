@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from schemas import constants
-from schemas.durations import parse_duration
-from schemas.errors import ConfigError
-from schemas.redaction import DEFAULT_POLICY_TEXT, RedactionPolicy
+from tasqlake.schemas import constants
+from tasqlake.schemas.durations import parse_duration
+from tasqlake.schemas.errors import ConfigError
+from tasqlake.schemas.redaction import DEFAULT_POLICY_TEXT, RedactionPolicy
 
 #: Environment variables consulted for each setting, in priority order.
 ENV_VARS: dict[str, tuple[str, ...]] = {
@@ -266,7 +266,7 @@ class Settings:
     log_format: str = "text"
     health_check_interval: float = constants.DEFAULT_HEALTH_CHECK_INTERVAL_S
     reconnect_max_delay: float = constants.DEFAULT_RECONNECT_MAX_DELAY_S
-    #: Payload policy for result/error/traceback (see schemas.redaction), normalised text.
+    #: Payload policy for result/error/traceback (see tasqlake.schemas.redaction), normalised text.
     redact: str = DEFAULT_POLICY_TEXT
     #: A file holding the Redis password (instead of putting it in the URL); read at connect.
     redis_password_file: str | None = None

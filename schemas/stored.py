@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from schemas.errors import StorageError
+from tasqlake.schemas.errors import StorageError
 
 SCHEMA_VERSION = 1
 SCHEMA_VERSION_KEY = b"tasqlake.schema_version"

@@ -11,7 +11,7 @@ import struct
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, Literal
 
-from schemas.errors import PayloadError
+from tasqlake.schemas.errors import PayloadError
 
 StreamFormat = Literal["msgpack-stream", "jsonl"]
 

@@ -1,8 +1,8 @@
 """What arrives on the wire: the payload AsyncTasQ 1.7 publishes, as a msgspec Struct.
 
 One Struct covers all nine event types (and unknown future ones): the keys of task events and of
-worker events are all optional here, and :mod:`schemas.decode` checks which ones each event type
-requires. ``UNSET`` marks a key that was absent, ``None`` a key that was sent as nil.
+worker events are all optional here, and :mod:`tasqlake.schemas.decode` checks which ones each event
+type requires. ``UNSET`` marks a key that was absent, ``None`` a key that was sent as nil.
 
 ``forbid_unknown_fields`` makes the fast path fail on extra keys, so that the slow path can keep
 them (they are stored, never dropped).
@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from schemas.constants import TASK_EVENT_TYPES, WORKER_EVENT_TYPES
+from tasqlake.schemas.constants import TASK_EVENT_TYPES, WORKER_EVENT_TYPES
 
 
 class WirePayload(msgspec.Struct, forbid_unknown_fields=True, gc=False):

@@ -2,8 +2,8 @@
 
 Each sub-command lives in its own module under :mod:`tasqlake.commands` and exposes
 ``register(subparsers)``, which adds its parser and sets ``run=callable(args, settings) -> int``.
-Errors that are :class:`~schemas.errors.TasqlakeError` end the program with one line on stderr
-and the error's exit code; a wrong flag exits 2 with one line too.
+Errors that are :class:`~tasqlake.schemas.errors.TasqlakeError` end the program with one line on
+stderr and the error's exit code; a wrong flag exits 2 with one line too.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
-from schemas.errors import TasqlakeError
-from schemas.settings import Settings
 from tasqlake import commands
+from tasqlake.schemas.errors import TasqlakeError
+from tasqlake.schemas.settings import Settings
 
 PROG = "tasqlake"
 

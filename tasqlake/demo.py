@@ -19,12 +19,12 @@ from pathlib import Path
 
 import redis
 
-import queries
-from schemas import constants
-from schemas.errors import BrokerError, ConfigError, TasqlakeError
-from schemas.settings import Settings, mask_url
-from schemas.storage import Lake
+from tasqlake import queries
+from tasqlake.lake import layout
+from tasqlake.lake.storage import Lake
 from tasqlake.local_redis import ensure_redis
+from tasqlake.schemas.errors import BrokerError, ConfigError, TasqlakeError
+from tasqlake.schemas.settings import Settings, mask_url
 from tasqlake.simulator import SimulationSpec
 from tasqlake.simulator.publish import publish_to_redis
 
@@ -142,14 +142,12 @@ def run_demo(
             if ingester.poll() is None:
                 ingester.kill()
                 ingester.wait()
-    files = lake.list_files(constants.EVENTS_DIR)
+    files = lake.list_files(layout.EVENTS_DIR)
     with queries.connect(lake) as con:
         stored, last_event_at = con.execute(
             "SELECT count(*), max(timestamp) FROM events"
         ).fetchall()[0]
-    quarantined = sum(
-        lake.read_table(f).num_rows for f in lake.list_files(constants.QUARANTINE_DIR)
-    )
+    quarantined = sum(lake.read_table(f).num_rows for f in lake.list_files(layout.QUARANTINE_DIR))
     return DemoReport(
         published=sent.events,
         publish_seconds=sent.seconds,

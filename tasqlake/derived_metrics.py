@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from queries import LakeQueries
-from schemas.errors import TasqlakeError
+from tasqlake.queries import LakeQueries
+from tasqlake.schemas.errors import TasqlakeError
 
 log = logging.getLogger(__name__)
 

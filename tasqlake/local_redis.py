@@ -18,8 +18,8 @@ from pathlib import Path
 
 import redis
 
-from schemas.errors import BrokerError
-from schemas.settings import mask_url
+from tasqlake.schemas.errors import BrokerError
+from tasqlake.schemas.settings import mask_url
 
 INSTALL_HINT = (
     "install Redis ('apt-get install redis-server', 'brew install redis') "

@@ -3,7 +3,7 @@
 The demo lake is a small, deterministic simulated AsyncTasQ deployment (:data:`DEMO_SPEC`: about
 30 000 events over ten minutes, six queues one of which has no consumer, retries, permanent
 failures, graceful stops and crashes) stored through the real write path: the simulator writes a
-msgpack stream and :func:`ingest.importer.import_files` stores it, exactly as
+msgpack stream and :func:`tasqlake.ingest.importer.import_files` stores it, exactly as
 ``tasqlake simulate --out`` + ``tasqlake import`` would. It is built once, under the user's cache
 directory, and reused by every notebook::
 
@@ -24,11 +24,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-import queries
-from ingest.importer import import_files
-from schemas import constants
-from schemas.errors import ConfigError
-from schemas.storage import Lake
+from tasqlake import queries
+from tasqlake.ingest.importer import import_files
+from tasqlake.lake import layout
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas.errors import ConfigError
 from tasqlake.simulator import SimulationSpec
 from tasqlake.simulator.publish import write_stream
 
@@ -105,7 +105,7 @@ def build_demo_lake(
             )
         lake.commit_bytes(BUILDING, fingerprint.encode())
         lake.delete(MARKER)
-        for directory in (constants.EVENTS_DIR, constants.QUARANTINE_DIR):
+        for directory in (layout.EVENTS_DIR, layout.QUARANTINE_DIR):
             if lake.exists(directory):
                 lake.delete_tree(directory)
         with tempfile.TemporaryDirectory(prefix="tasqlake-demo-") as scratch:

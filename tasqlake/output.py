@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
-from schemas.errors import ConfigError, StorageError
+from tasqlake.schemas.errors import ConfigError, StorageError
 
 FORMATS = ("table", "csv", "json", "parquet")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import duckdb
 
-from schemas.errors import QueryError
+from tasqlake.schemas.errors import QueryError
 
 #: Statement types a user query may contain; anything else is refused.
 ALLOWED_STATEMENTS = frozenset(

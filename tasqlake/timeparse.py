@@ -3,7 +3,7 @@ queries and the CLI read them alike)."""
 
 from __future__ import annotations
 
-from schemas.durations import parse_duration
-from schemas.instants import parse_instant
+from tasqlake.schemas.durations import parse_duration
+from tasqlake.schemas.instants import parse_instant
 
 __all__ = ["parse_duration", "parse_instant"]

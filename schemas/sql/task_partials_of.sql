@@ -1,7 +1,7 @@
 -- task_partials_of: the per-task partial aggregates of the stored events in a relation (a
 -- table macro: FROM task_partials_of('relation'), the relation a table or view with the stored
 -- event columns). Stored by compaction as the task snapshot of a partition (see
--- schemas/task_snapshot.py) and computed on the fly by task_state over the events no snapshot
+-- lake/layout.py) and computed on the fly by task_state over the events no snapshot
 -- covers. Every aggregate is a min, a max, or an arg_max stored next to the key that decides it,
 -- so rows of one task from several relations merge exactly into what one pass over all its
 -- events gives (task_state), duplicates included.

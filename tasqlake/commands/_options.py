@@ -1,7 +1,7 @@
 """Flags shared by several sub-commands, declared once.
 
-Every flag's ``dest`` is the name of a :class:`~schemas.settings.Settings` field and its default
-is None, so an unset flag falls through to the environment and then to the default.
+Every flag's ``dest`` is the name of a :class:`~tasqlake.schemas.settings.Settings` field and its
+default is None, so an unset flag falls through to the environment and then to the default.
 """
 
 from __future__ import annotations

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-import queries
-from ingest.compaction import DEFAULT_GRACE, DEFAULT_OLDER_THAN, compact, plan
-from ingest.compaction_snapshot import refresh_snapshot
-from schemas.settings import Settings
-from schemas.storage import Lake
+from tasqlake import queries
 from tasqlake.commands import _options
+from tasqlake.lake.compaction import DEFAULT_GRACE, DEFAULT_OLDER_THAN, compact, plan
+from tasqlake.lake.compaction_snapshot import refresh_snapshot
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas.settings import Settings
 from tasqlake.timeparse import parse_duration
 
 

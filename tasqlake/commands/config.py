@@ -7,9 +7,9 @@ import dataclasses
 
 import pyarrow as pa
 
-from schemas.settings import Settings, mask_url
 from tasqlake.commands import _options
 from tasqlake.output import write_result
+from tasqlake.schemas.settings import Settings, mask_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

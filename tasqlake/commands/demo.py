@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from schemas.errors import TasqlakeError
-from schemas.settings import Settings
 from tasqlake.commands.stats import print_stats
 from tasqlake.demo import describe, run_demo
+from tasqlake.schemas.errors import TasqlakeError
+from tasqlake.schemas.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -27,12 +27,12 @@ from pathlib import Path
 
 import duckdb
 
-import queries
-from queries.loader import load
-from schemas.errors import ConfigError, QueryError, StorageError
-from schemas.settings import Settings
-from schemas.storage import Lake, describe_os_error
+from tasqlake import queries
 from tasqlake.commands import _options
+from tasqlake.lake.storage import Lake, describe_os_error
+from tasqlake.queries.loader import load
+from tasqlake.schemas.errors import ConfigError, QueryError, StorageError
+from tasqlake.schemas.settings import Settings
 
 #: DuckDB file format written: readable by every DuckDB since 1.1 (the first with variables,
 #: which ``as_of`` relies on), not only by the version that wrote it.

@@ -8,14 +8,14 @@ from __future__ import annotations
 import argparse
 import os
 
-from ingest.importer import import_files
-from ingest.requeue import Selection, quarantine_files, requeue_quarantine
-from schemas import decode
-from schemas.errors import ConfigError
-from schemas.settings import Settings
-from schemas.storage import Lake
 from tasqlake import progress
 from tasqlake.commands._options import add_lake, add_max_payload_bytes, add_redact
+from tasqlake.ingest.importer import import_files
+from tasqlake.ingest.requeue import Selection, quarantine_files, requeue_quarantine
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas import decode
+from tasqlake.schemas.errors import ConfigError
+from tasqlake.schemas.settings import Settings
 from tasqlake.timeparse import parse_instant
 
 REASONS = (

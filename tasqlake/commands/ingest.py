@@ -6,11 +6,11 @@ import argparse
 
 from prometheus_client import CollectorRegistry
 
-from ingest import logging_setup
-from ingest.service import run_ingest
-from schemas.errors import ConfigError
-from schemas.settings import Settings
 from tasqlake.commands._options import add_lake, add_redact, add_redis, add_redis_security
+from tasqlake.ingest.service import logging_setup
+from tasqlake.ingest.service.ingest_service import run_ingest
+from tasqlake.schemas.errors import ConfigError
+from tasqlake.schemas.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ingest.retention import prune
-from schemas.settings import Settings
-from schemas.storage import Lake
 from tasqlake.commands import _options
+from tasqlake.lake.retention import prune
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas.settings import Settings
 from tasqlake.timeparse import parse_duration
 
 

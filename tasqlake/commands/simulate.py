@@ -8,9 +8,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.errors import ConfigError
-from schemas.settings import Settings
 from tasqlake.commands import _options
+from tasqlake.schemas.errors import ConfigError
+from tasqlake.schemas.settings import Settings
 from tasqlake.simulator.spec import DEFAULT_START, SimulationSpec
 
 
@@ -47,25 +47,62 @@ def register(subparsers: Any) -> None:
         "The same --seed (and --start) gives the same events.",
     )
     _options.add_redis(parser, many_channels=False)
-    parser.add_argument("--rate", type=_positive(float), default=200.0, metavar="EVENTS_PER_S",
-                        help="events per second to aim for (default 200)")
-    parser.add_argument("--duration", type=_positive(float), default=60.0, metavar="SECONDS",
-                        help="simulated seconds of dispatching (default 60)")
-    parser.add_argument("--seed", type=int, default=0, metavar="N",
-                        help="random seed; same seed, same events (default 0)")
-    parser.add_argument("--out", metavar="FILE",
-                        help="write a msgpack stream to FILE instead of publishing to Redis")
-    parser.add_argument("--start", type=_instant, metavar="ISO",
-                        help="timestamp of simulated time 0 (default: now when publishing to "
-                        f"Redis, {DEFAULT_START.isoformat()} with --out)")
-    parser.add_argument("--fast", action="store_true",
-                        help="publish as fast as possible instead of at the events' pace")
-    parser.add_argument("--heartbeat-freq", type=_positive(float), default=60.0,
-                        metavar="SECONDS", help="worker heartbeat interval (default 60)")
-    parser.add_argument("--workers", type=_positive(int), metavar="N",
-                        help="workers at start (default: sized from --rate)")
-    parser.add_argument("--drain", action="store_true",
-                        help="after --duration let the workers finish their work and go offline")
+    parser.add_argument(
+        "--rate",
+        type=_positive(float),
+        default=200.0,
+        metavar="EVENTS_PER_S",
+        help="events per second to aim for (default 200)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=_positive(float),
+        default=60.0,
+        metavar="SECONDS",
+        help="simulated seconds of dispatching (default 60)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="random seed; same seed, same events (default 0)",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write a msgpack stream to FILE instead of publishing to Redis",
+    )
+    parser.add_argument(
+        "--start",
+        type=_instant,
+        metavar="ISO",
+        help="timestamp of simulated time 0 (default: now when publishing to "
+        f"Redis, {DEFAULT_START.isoformat()} with --out)",
+    )
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="publish as fast as possible instead of at the events' pace",
+    )
+    parser.add_argument(
+        "--heartbeat-freq",
+        type=_positive(float),
+        default=60.0,
+        metavar="SECONDS",
+        help="worker heartbeat interval (default 60)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive(int),
+        metavar="N",
+        help="workers at start (default: sized from --rate)",
+    )
+    parser.add_argument(
+        "--drain",
+        action="store_true",
+        help="after --duration let the workers finish their work and go offline",
+    )
     parser.set_defaults(run=run)
 
 
@@ -74,9 +111,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         spec = SimulationSpec(
-            seed=args.seed, rate=args.rate, duration=args.duration,
-            start=args.start or DEFAULT_START, heartbeat_freq=args.heartbeat_freq,
-            workers=args.workers, drain=args.drain,
+            seed=args.seed,
+            rate=args.rate,
+            duration=args.duration,
+            start=args.start or DEFAULT_START,
+            heartbeat_freq=args.heartbeat_freq,
+            workers=args.workers,
+            drain=args.drain,
         )
     except ValueError as error:
         raise ConfigError(f"simulate: {error}") from None

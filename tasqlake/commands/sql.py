@@ -10,13 +10,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-import queries
-from schemas.errors import ConfigError, QueryError
-from schemas.settings import Settings
-from schemas.storage import Lake
+from tasqlake import queries
 from tasqlake.commands import _options
+from tasqlake.lake.storage import Lake
 from tasqlake.output import FORMATS, write_result
 from tasqlake.sandbox import check_statements, confine
+from tasqlake.schemas.errors import ConfigError, QueryError
+from tasqlake.schemas.settings import Settings
 from tasqlake.timeparse import parse_instant
 
 

@@ -14,13 +14,13 @@ import pyarrow as pa
 from rich.console import Console, Group
 from rich.live import Live
 
-import queries
-from schemas.errors import ConfigError
-from schemas.settings import Settings
-from schemas.storage import Lake
+from tasqlake import queries
 from tasqlake.commands import _options
 from tasqlake.commands.sql import execute
+from tasqlake.lake.storage import Lake
 from tasqlake.output import rich_table, to_json
+from tasqlake.schemas.errors import ConfigError
+from tasqlake.schemas.settings import Settings
 from tasqlake.timeparse import parse_instant
 
 

@@ -6,10 +6,10 @@ import argparse
 
 import pyarrow as pa
 
-import queries
-from schemas.errors import ConfigError
-from schemas.settings import Settings
+from tasqlake import queries
 from tasqlake.output import write_result
+from tasqlake.schemas.errors import ConfigError
+from tasqlake.schemas.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -16,8 +16,16 @@ class Task:
     """One dispatched task (lives across its attempts)."""
 
     __slots__ = (
-        "attempt", "doomed_message", "fail", "gen", "id", "queue", "started_at", "status",
-        "type", "worker",
+        "attempt",
+        "doomed_message",
+        "fail",
+        "gen",
+        "id",
+        "queue",
+        "started_at",
+        "status",
+        "type",
+        "worker",
     )
 
     def __init__(self, task_id: str, task_type: TaskType, queue: int) -> None:
@@ -41,14 +49,39 @@ class Worker:
     """One ``asynctasq`` worker process."""
 
     __slots__ = (
-        "accepting", "alive", "blocked", "concurrency", "crash_at", "ended_at", "fate", "freq",
-        "gen", "hostname", "id", "idle_in", "online_at", "processed", "queue_names", "queues",
-        "role", "running", "skew", "stale", "stop_at",
+        "accepting",
+        "alive",
+        "blocked",
+        "concurrency",
+        "crash_at",
+        "ended_at",
+        "fate",
+        "freq",
+        "gen",
+        "hostname",
+        "id",
+        "idle_in",
+        "online_at",
+        "processed",
+        "queue_names",
+        "queues",
+        "role",
+        "running",
+        "skew",
+        "stale",
+        "stop_at",
     )
 
     def __init__(
-        self, worker_id: str, hostname: str, role: int, queues: tuple[int, ...],
-        queue_names: list[str], concurrency: int, freq: float, skew: float,
+        self,
+        worker_id: str,
+        hostname: str,
+        role: int,
+        queues: tuple[int, ...],
+        queue_names: list[str],
+        concurrency: int,
+        freq: float,
+        skew: float,
     ) -> None:
         self.id = worker_id
         self.hostname = hostname
@@ -127,14 +160,23 @@ def task_truth(task: Task, queue_names: tuple[str, ...]) -> TaskTruth:
     if status == "running" and task.worker is not None and task.worker.fate == "crashed":
         status = "lost"
     return TaskTruth(
-        task.id, task.type.name, queue_names[task.queue], task.attempt, status,
+        task.id,
+        task.type.name,
+        queue_names[task.queue],
+        task.attempt,
+        status,
         task.worker.id if task.worker is not None else None,
     )
 
 
 def worker_truth(worker: Worker) -> WorkerTruth:
     return WorkerTruth(
-        worker.id, worker.hostname, tuple(worker.queue_names), worker.concurrency,
-        worker.online_at, None if worker.ended_at == INF else worker.ended_at,
-        "running" if worker.fate == "planned" else worker.fate, worker.processed,
+        worker.id,
+        worker.hostname,
+        tuple(worker.queue_names),
+        worker.concurrency,
+        worker.online_at,
+        None if worker.ended_at == INF else worker.ended_at,
+        "running" if worker.fate == "planned" else worker.fate,
+        worker.processed,
     )

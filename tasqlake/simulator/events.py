@@ -69,27 +69,60 @@ class Emitter:
         t = pushed_at + 0.0001 - 0.0008 * log(1.0 - random())  # the push's reply arrives
         skew = skews[int(random() * len(skews))]
         ttype = task.type
-        payload = encode(TaskWire(
-            "task_enqueued", task.id, ttype.name, ttype.queue, "dispatcher", self.iso(t + skew),
-            1, None, None, None, None,
-        ))
+        payload = encode(
+            TaskWire(
+                "task_enqueued",
+                task.id,
+                ttype.name,
+                ttype.queue,
+                "dispatcher",
+                self.iso(t + skew),
+                1,
+                None,
+                None,
+                None,
+                None,
+            )
+        )
         self._push(self._awaited(t), payload)
 
     def started(self, fetched_at: float, task: Task, w: Worker) -> None:
         t = fetched_at + DESERIALIZE_S
         ttype = task.type
-        payload = encode(TaskWire(
-            "task_started", task.id, ttype.name, ttype.queue, w.id, self.iso(t + w.skew),
-            task.attempt, None, None, None, None,
-        ))
+        payload = encode(
+            TaskWire(
+                "task_started",
+                task.id,
+                ttype.name,
+                ttype.queue,
+                w.id,
+                self.iso(t + w.skew),
+                task.attempt,
+                None,
+                None,
+                None,
+                None,
+            )
+        )
         self._push(self._nowait(t), payload)
 
     def completed(self, t: float, task: Task, w: Worker) -> None:
         ttype = task.type
-        payload = encode(TaskWire(
-            "task_completed", task.id, ttype.name, ttype.queue, w.id, self.iso(t + w.skew),
-            1, int((t - task.started_at) * 1000), None, None, None,  # attempt: always 1
-        ))
+        payload = encode(
+            TaskWire(
+                "task_completed",
+                task.id,
+                ttype.name,
+                ttype.queue,
+                w.id,
+                self.iso(t + w.skew),
+                1,
+                int((t - task.started_at) * 1000),
+                None,
+                None,
+                None,  # attempt: always 1
+            )
+        )
         self._push(self._nowait(t), payload)
 
     def _error(self, task: Task) -> str:
@@ -101,10 +134,21 @@ class Emitter:
 
     def reenqueued(self, t: float, task: Task, w: Worker) -> None:
         ttype = task.type
-        payload = encode(TaskWire(
-            "task_reenqueued", task.id, ttype.name, ttype.queue, w.id, self.iso(t + w.skew),
-            task.attempt, int((t - task.started_at) * 1000), None, self._error(task), None,
-        ))
+        payload = encode(
+            TaskWire(
+                "task_reenqueued",
+                task.id,
+                ttype.name,
+                ttype.queue,
+                w.id,
+                self.iso(t + w.skew),
+                task.attempt,
+                int((t - task.started_at) * 1000),
+                None,
+                self._error(task),
+                None,
+            )
+        )
         self._push(self._nowait(t), payload)
 
     def failed(self, t: float, task: Task, w: Worker) -> None:
@@ -113,42 +157,90 @@ class Emitter:
         assert fail is not None
         message = self._error(task)
         tb = render_traceback(fail, message, ttype.execute_frame, ttype.timeout is not None)
-        payload = encode(TaskWire(
-            "task_failed", task.id, ttype.name, ttype.queue, w.id, self.iso(t + w.skew),
-            task.attempt, int((t - task.started_at) * 1000), None, message, tb,
-        ))
+        payload = encode(
+            TaskWire(
+                "task_failed",
+                task.id,
+                ttype.name,
+                ttype.queue,
+                w.id,
+                self.iso(t + w.skew),
+                task.attempt,
+                int((t - task.started_at) * 1000),
+                None,
+                message,
+                tb,
+            )
+        )
         self._push(self._nowait(t), payload)
 
     def cancelled(self, t: float, task: Task) -> None:
         """Not sent by AsyncTasQ 1.7.0; only with ``cancel_probability`` > 0."""
         ttype = task.type
         skew = self.dispatcher_skews[0]
-        payload = encode(TaskWire(
-            "task_cancelled", task.id, ttype.name, ttype.queue, "dispatcher", self.iso(t + skew),
-            max(task.attempt, 1), None, None, None, None,
-        ))
+        payload = encode(
+            TaskWire(
+                "task_cancelled",
+                task.id,
+                ttype.name,
+                ttype.queue,
+                "dispatcher",
+                self.iso(t + skew),
+                max(task.attempt, 1),
+                None,
+                None,
+                None,
+                None,
+            )
+        )
         self._push(self._awaited(t), payload)
 
     # -- worker events ----------------------------------------------------------------------
     def online(self, t: float, w: Worker) -> None:
-        payload = encode(WorkerWire(
-            "worker_online", w.id, w.hostname, self.iso(t + w.skew), w.freq, 0, 0,
-            w.queue_names, uptime_seconds=None,
-        ))
+        payload = encode(
+            WorkerWire(
+                "worker_online",
+                w.id,
+                w.hostname,
+                self.iso(t + w.skew),
+                w.freq,
+                0,
+                0,
+                w.queue_names,
+                uptime_seconds=None,
+            )
+        )
         self._push(self._awaited(t), payload)
 
     def heartbeat(self, t: float, w: Worker) -> None:
-        payload = encode(WorkerWire(
-            "worker_heartbeat", w.id, w.hostname, self.iso(t + w.skew), w.freq,
-            w.running + w.stale, w.processed, w.queue_names,
-            uptime_seconds=int(t - w.online_at),
-        ))
+        payload = encode(
+            WorkerWire(
+                "worker_heartbeat",
+                w.id,
+                w.hostname,
+                self.iso(t + w.skew),
+                w.freq,
+                w.running + w.stale,
+                w.processed,
+                w.queue_names,
+                uptime_seconds=int(t - w.online_at),
+            )
+        )
         self._push(self._awaited(t), payload)
 
     def offline(self, t: float, w: Worker) -> None:
         """Sent as built by 1.7.0: default freq, no queues, active 0."""
-        payload = encode(WorkerWire(
-            "worker_offline", w.id, w.hostname, self.iso(t + w.skew), 60.0, 0, w.processed, [],
-            uptime_seconds=int(t - w.online_at),
-        ))
+        payload = encode(
+            WorkerWire(
+                "worker_offline",
+                w.id,
+                w.hostname,
+                self.iso(t + w.skew),
+                60.0,
+                0,
+                w.processed,
+                [],
+                uptime_seconds=int(t - w.online_at),
+            )
+        )
         self._push(self._awaited(t), payload)

@@ -135,7 +135,8 @@ class Simulation:
     def _handlers(self) -> list[Callable[[float, Any], None]]:
         w = workers_mod
         return [
-            self._end, self._ready,
+            self._end,
+            self._ready,
             lambda now, obj: w.heartbeat(self, now, obj),
             lambda now, obj: w.online(self, now, obj),
             lambda now, obj: w.stop(self, now, obj),

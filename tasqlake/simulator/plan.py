@@ -90,9 +90,7 @@ def _role_loads(
 ) -> list[float]:
     """Busy slots each role must carry: a queue's load is split evenly among its roles."""
     consumers = {q: sum(q in r for r in roles) for q in queue_cost}
-    return [
-        sum(dispatch_rate * queue_cost[q] / consumers[q] for q in role) for role in roles
-    ]
+    return [sum(dispatch_rate * queue_cost[q] / consumers[q] for q in role) for role in roles]
 
 
 def _allocate(n: int, loads: list[float]) -> tuple[int, ...]:
@@ -102,4 +100,3 @@ def _allocate(n: int, loads: list[float]) -> tuple[int, ...]:
         i = max(range(len(loads)), key=lambda k: loads[k] / counts[k])
         counts[i] += 1
     return tuple(counts)
-

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import redis
 
-from schemas.errors import BrokerError, StorageError
-from schemas.settings import mask_url
-from schemas.streams import write_msgpack_stream
+from tasqlake.schemas.errors import BrokerError, StorageError
+from tasqlake.schemas.settings import mask_url
+from tasqlake.schemas.streams import write_msgpack_stream
 from tasqlake.simulator.model import Simulation
 from tasqlake.simulator.spec import SimulationSpec
 
@@ -48,7 +48,7 @@ def publish_to_redis(
     ``realtime``: pace PUBLISH to the emit schedule (events due within a few milliseconds share a
     pipeline); otherwise send as fast as possible in pipelines of :data:`MAX_BATCH`. ``rebase``
     (default: same as ``realtime``): stamp events from the current time instead of
-    ``spec.start``. Redis failures raise :class:`~schemas.errors.BrokerError`.
+    ``spec.start``. Redis failures raise :class:`~tasqlake.schemas.errors.BrokerError`.
     """
     if rebase is None:
         rebase = realtime

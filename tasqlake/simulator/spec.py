@@ -77,8 +77,10 @@ class SimulationSpec:
         for name in ("stop_probability", "crash_probability", "cancel_probability"):
             value = getattr(self, name)
             _check(0.0 <= value <= 1.0, f"{name} must be between 0 and 1")
-        _check(self.stop_probability + self.crash_probability <= 1.0,
-               "stop_probability + crash_probability must be <= 1")
+        _check(
+            self.stop_probability + self.crash_probability <= 1.0,
+            "stop_probability + crash_probability must be <= 1",
+        )
         _check(self.late_workers >= 0, "late_workers must be >= 0")
         _check(self.failure_scale >= 0, "failure_scale must be >= 0")
         _check(self.retry_delay_scale >= 0, "retry_delay_scale must be >= 0")

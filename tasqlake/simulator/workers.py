@@ -39,9 +39,14 @@ def new_worker(sim: Simulation, role: int, at: float) -> Worker:
     spec, plan, rng = sim.spec, sim.plan, sim.rng
     queue_names = list(plan.roles[role])
     w = Worker(
-        worker_id(rng), _hostname(sim), role,
-        tuple(plan.queue_index[q] for q in queue_names), queue_names,
-        plan.role_concurrency[role], float(spec.heartbeat_freq), sim.emit.skew(spec.max_clock_skew),
+        worker_id(rng),
+        _hostname(sim),
+        role,
+        tuple(plan.queue_index[q] for q in queue_names),
+        queue_names,
+        plan.role_concurrency[role],
+        float(spec.heartbeat_freq),
+        sim.emit.skew(spec.max_clock_skew),
     )
     w.online_at = at
     u = rng.random()
@@ -66,9 +71,11 @@ def _hostname(sim: Simulation) -> str:
         return hosts[rng.randrange(len(hosts))]
     pattern = HOST_PREFIXES[len(hosts) % len(HOST_PREFIXES)]
     name = pattern.format(
-        a=rng.randrange(0, 8), b=rng.randrange(2, 250), n=len(hosts) + 1,
-        h=f"{rng.getrandbits(36):09x}", p="".join(rng.choice("bcdfghjklmnpqrstvwxz2456789")
-                                                  for _ in range(5)),
+        a=rng.randrange(0, 8),
+        b=rng.randrange(2, 250),
+        n=len(hosts) + 1,
+        h=f"{rng.getrandbits(36):09x}",
+        p="".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5)),
     )
     hosts.append(name)
     return name
@@ -149,4 +156,3 @@ def _replace(sim: Simulation, w: Worker, now: float) -> None:
     at = now + sim.rng.uniform(*REPLACE_AFTER_S)
     if spec.replace_workers and at < spec.duration:
         new_worker(sim, w.role, at)
-

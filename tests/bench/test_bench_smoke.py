@@ -11,7 +11,7 @@ from bench.datagen import fill_lake
 from bench.figures import Figure, median_seconds, render
 from bench.ingest_figures import drain_figures, freshness_figure, live_figures
 from bench.run import parse_size, prepare_lake
-from schemas.storage import Lake
+from tasqlake.lake.storage import Lake
 from tasqlake.local_redis import find_redis_server
 
 

@@ -12,11 +12,10 @@ from typing import Any
 import duckdb
 import pytest
 
-import queries
-from ingest.importer import import_files
-from schemas.storage import Lake
-from tasqlake import notebook_support
+from tasqlake import notebook_support, queries
 from tasqlake.commands import export_db
+from tasqlake.ingest.importer import import_files
+from tasqlake.lake.storage import Lake
 from tasqlake.simulator import SimulationSpec
 from tasqlake.simulator.publish import write_stream
 from tests.cli.conftest import RunCli

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from schemas.streams import iter_json_lines, iter_msgpack_stream, write_msgpack_stream
 from tasqlake import progress
+from tasqlake.schemas.streams import iter_json_lines, iter_msgpack_stream, write_msgpack_stream
 from tests.terminal import run_on_a_terminal
 
 

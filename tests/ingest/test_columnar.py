@@ -10,11 +10,17 @@ from conftest import simulated_payloads
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.columnar import BatchBuilder
-from schemas.batch import EventColumns, QuarantineColumns
-from schemas.decode import decode
-from schemas.errors import PayloadError
-from schemas.redaction import DEFAULT_POLICY, FIELDS, METADATA_KEY, FieldAction, RedactionPolicy
+from tasqlake.ingest.processing.columnar import BatchBuilder
+from tasqlake.schemas.batch import EventColumns, QuarantineColumns
+from tasqlake.schemas.decode import decode
+from tasqlake.schemas.errors import PayloadError
+from tasqlake.schemas.redaction import (
+    DEFAULT_POLICY,
+    FIELDS,
+    METADATA_KEY,
+    FieldAction,
+    RedactionPolicy,
+)
 
 REAL = simulated_payloads(seed=31, duration=2)
 NOW_US = time.time_ns() // 1000
@@ -125,9 +131,7 @@ _actions = st.one_of(
     st.sampled_from([FieldAction("keep"), FieldAction("drop"), FieldAction("hash")]),
     st.builds(FieldAction, st.sampled_from(["truncate", "cap"]), st.integers(1, 24)),
 )
-_policies = st.builds(
-    RedactionPolicy, st.fixed_dictionaries({name: _actions for name in FIELDS})
-)
+_policies = st.builds(RedactionPolicy, st.fixed_dictionaries({name: _actions for name in FIELDS}))
 #: Text with 1- to 4-byte UTF-8 characters, so byte limits fall inside characters.
 _sensitive_text = st.text(
     alphabet=st.sampled_from(["a", "Z", " ", "\n", "é", "ß", "€", "中", "😀", "\u200d"]),

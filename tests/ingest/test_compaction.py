@@ -15,15 +15,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-import ingest.compaction as compaction
-from ingest.compaction import compact, generation_of, plan
-from ingest.compaction_format import writer_options
-from ingest.compaction_manifest import load_manifests
-from schemas.batch import EventColumns
-from schemas.decode import decode, to_epoch_us
-from schemas.errors import StorageError
-from schemas.storage import Lake
-from schemas.stored import EVENT_SCHEMA
+import tasqlake.lake.compaction as compaction
+from tasqlake.lake.compaction import compact, generation_of, plan
+from tasqlake.lake.compaction_format import writer_options
+from tasqlake.lake.compaction_manifest import load_manifests
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas.batch import EventColumns
+from tasqlake.schemas.decode import decode, to_epoch_us
+from tasqlake.schemas.errors import StorageError
+from tasqlake.schemas.stored import EVENT_SCHEMA
 from tasqlake.simulator import SimulationSpec, iter_events
 
 pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)

@@ -22,16 +22,16 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo: tests.queries helpers
 
-import queries
-from ingest.compaction import compact
-from ingest.compaction_snapshot import (
+from tasqlake import queries
+from tasqlake.lake.compaction import compact
+from tasqlake.lake.compaction_snapshot import (
     build_snapshot,
     fast_queue_stats,
     is_current,
     list_snapshots,
 )
-from schemas.errors import StorageError
-from schemas.storage import Lake
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas.errors import StorageError
 from tests.queries.conftest import write_events
 from tests.queries.history import generate, imperfect
 

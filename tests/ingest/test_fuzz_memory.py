@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.columnar import BatchBuilder
-from schemas.redaction import RedactionPolicy
-from schemas.streams import iter_msgpack_stream
+from tasqlake.ingest.processing.columnar import BatchBuilder
+from tasqlake.schemas.redaction import RedactionPolicy
+from tasqlake.schemas.streams import iter_msgpack_stream
 
 STREAM = Path(__file__).parents[1] / "data" / "real" / "stream.msgpack"
 with open(STREAM, "rb") as _source:

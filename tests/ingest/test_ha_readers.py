@@ -14,10 +14,10 @@ import pytest
 import redis
 from conftest import Ingester, count_events, publish, query, simulated_payloads, wait_until
 
-import queries
-from ingest.compaction import compact
-from queries.api import STORAGE_VIEWS, view_names
-from schemas.storage import Lake
+from tasqlake import queries
+from tasqlake.lake.compaction import compact
+from tasqlake.lake.storage import Lake
+from tasqlake.queries.api import STORAGE_VIEWS, view_names
 from tasqlake.simulator import SimulationSpec, iter_events
 
 pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)

@@ -9,9 +9,9 @@ from pathlib import Path
 import msgspec
 from conftest import TASQLAKE, simulated_payloads
 
-from ingest.importer import import_files
-from schemas.storage import Lake
-from schemas.streams import write_msgpack_stream
+from tasqlake.ingest.importer import import_files
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas.streams import write_msgpack_stream
 from tests import terminal
 
 

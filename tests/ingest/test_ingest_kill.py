@@ -24,8 +24,16 @@ def test_random_sigkills_never_lose_or_duplicate_and_leave_no_unreadable_file(
     payloads = list(dict.fromkeys(simulated_payloads(seed=61, rate=1500, duration=30)))
 
     def ingester(name: str) -> Ingester:
-        return Ingester(lake, channel, "--flush-interval", "0.05", "--ingester-id", name,
-                        "--wal-dir", str(tmp_path / f"wal-{name}"))
+        return Ingester(
+            lake,
+            channel,
+            "--flush-interval",
+            "0.05",
+            "--ingester-id",
+            name,
+            "--wal-dir",
+            str(tmp_path / f"wal-{name}"),
+        )
 
     steady = ingester("steady").start()
     ingesters.append(steady)
@@ -58,7 +66,8 @@ def test_random_sigkills_never_lose_or_duplicate_and_leave_no_unreadable_file(
     for path in files:  # every committed file is whole
         pq.read_metadata(path)
     per_ingester = dict(
-        (name, (rows, distinct)) for name, rows, distinct in query(
+        (name, (rows, distinct))
+        for name, rows, distinct in query(
             f"SELECT ingester_id, count(*), count(DISTINCT event_id) FROM {events_glob(lake)} "
             "GROUP BY ALL"
         )
@@ -68,5 +77,7 @@ def test_random_sigkills_never_lose_or_duplicate_and_leave_no_unreadable_file(
     assert victim_rows == victim_distinct  # replays after kills never duplicated
     total = query(f"SELECT count(DISTINCT event_id) FROM {events_glob(lake)}")[0][0]
     assert total == len(payloads)
-    print(f"\npublished {len(payloads)}, kills {KILLS}, victim stored {victim_rows} once each, "
-          f"distinct in lake {total}, files {len(files)} all readable")
+    print(
+        f"\npublished {len(payloads)}, kills {KILLS}, victim stored {victim_rows} once each, "
+        f"distinct in lake {total}, files {len(files)} all readable"
+    )

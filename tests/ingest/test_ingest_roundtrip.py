@@ -20,8 +20,8 @@ from conftest import (
     wait_until,
 )
 
-from schemas.decode import decode, event_id, result_json, to_epoch_us
-from schemas.streams import write_msgpack_stream
+from tasqlake.schemas.decode import decode, event_id, result_json, to_epoch_us
+from tasqlake.schemas.streams import write_msgpack_stream
 
 WIRE_COLUMNS = (
     "event_id, event_type, epoch_us(timestamp), task_id, task_name, queue, worker_id, attempt, "

@@ -12,9 +12,9 @@ import pytest
 import redis
 from conftest import Ingester, events_glob, publish, query, wait_until
 
-from ingest.maintenance import MaintenancePlan, run_once
-from schemas.settings import Settings
-from schemas.storage import Lake
+from tasqlake.ingest.service.maintenance import MaintenancePlan, run_once
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas.settings import Settings
 
 pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
 

@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 
-from ingest.processor_runner import SharedFlag
+from tasqlake.ingest.processing.processor_runner import SharedFlag
 
 _SPAWN = multiprocessing.get_context("spawn")
 

@@ -20,9 +20,9 @@ from conftest import (
     wait_until,
 )
 
-from schemas.decode import event_id
-from schemas.redaction import METADATA_KEY
-from schemas.streams import write_msgpack_stream
+from tasqlake.schemas.decode import event_id
+from tasqlake.schemas.redaction import METADATA_KEY
+from tasqlake.schemas.streams import write_msgpack_stream
 
 #: 20 KiB of traceback whose byte 16,384 falls inside a 3-byte character.
 LONG_TRACEBACK = "T" * 16_383 + "€" * 1_500

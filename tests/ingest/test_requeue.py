@@ -19,11 +19,12 @@ from conftest import (
     wait_until,
 )
 
-from ingest.requeue import REQUEUED_DIR, Selection, requeue_quarantine
-from schemas.decode import event_id
-from schemas.errors import StorageError
-from schemas.storage import Lake
-from schemas.streams import write_msgpack_stream
+from tasqlake.ingest.requeue import Selection, requeue_quarantine
+from tasqlake.lake import layout
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas.decode import event_id
+from tasqlake.schemas.errors import StorageError
+from tasqlake.schemas.streams import write_msgpack_stream
 
 pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
 
@@ -97,7 +98,7 @@ def test_requeue_after_raising_the_limit_stores_each_once_and_leaves_the_rest(
         # as if ingested when (and where) one of its quarantined copies was received
         assert (received_us, channel, ingester) in copies[eid]
     assert quarantine_count(lake) == quarantined  # quarantine files are never changed
-    assert (lake / REQUEUED_DIR).is_dir()
+    assert (lake / layout.REQUEUED_DIR).is_dir()
 
     again = tasqlake(
         "import", "--from-quarantine", "--lake", str(lake), "--max-payload-bytes", str(2 * BIG)

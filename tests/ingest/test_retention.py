@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from ingest.retention import partition_end, prune
-from schemas.storage import Lake
+from tasqlake.lake.retention import partition_end, prune
+from tasqlake.lake.storage import Lake
 
 pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
 

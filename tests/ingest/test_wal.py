@@ -9,15 +9,15 @@ from pathlib import Path
 import msgspec
 from conftest import count_events, events_glob, query, simulated_payloads
 
-from ingest import committer
-from ingest.columnar import BatchBuilder
-from ingest.counters import Counters
-from ingest.processor import Processor, ProcessorConfig
-from ingest.wal_format import MESSAGES
-from ingest.wal_reader import WalReader, list_segments
-from ingest.wal_state import Intent, WalState
-from ingest.wal_writer import WalWriter
-from schemas.storage import Lake
+from tasqlake.ingest.processing import committer
+from tasqlake.ingest.processing.columnar import BatchBuilder
+from tasqlake.ingest.processing.processor import Processor, ProcessorConfig
+from tasqlake.ingest.service.counters import Counters
+from tasqlake.ingest.wal.format import MESSAGES
+from tasqlake.ingest.wal.reader import WalReader, list_segments
+from tasqlake.ingest.wal.state import Intent, WalState
+from tasqlake.ingest.wal.writer import WalWriter
+from tasqlake.lake.storage import Lake
 
 ENCODE = msgspec.msgpack.Encoder().encode
 START = 10_000

@@ -62,12 +62,18 @@ class IngestHooks:
     def before_dispatch(self, env: ScenarioEnv) -> None:
         self.lake, self.log = env.workdir / "lake", env.workdir / "ingest.log"
         argv = [
-            *tasqlake_argv(), "ingest",
-            "--redis-url", env.redis_url,
-            "--channel", env.channel,
-            "--lake", str(self.lake),
-            "--flush-interval", str(INGEST_FLUSH_S),
-            "--status-interval", "60",
+            *tasqlake_argv(),
+            "ingest",
+            "--redis-url",
+            env.redis_url,
+            "--channel",
+            env.channel,
+            "--lake",
+            str(self.lake),
+            "--flush-interval",
+            str(INGEST_FLUSH_S),
+            "--status-interval",
+            "60",
         ]
         self.started_at = time.time()
         self.proc = env.spawn(argv, env=cli_env(), log_name="ingest")

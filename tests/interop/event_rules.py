@@ -11,16 +11,38 @@ from dataclasses import dataclass
 from typing import Any
 
 TASK_KEYS = [
-    "event_type", "task_id", "task_name", "queue", "worker_id", "timestamp",
-    "attempt", "duration_ms", "result", "error", "traceback",
+    "event_type",
+    "task_id",
+    "task_name",
+    "queue",
+    "worker_id",
+    "timestamp",
+    "attempt",
+    "duration_ms",
+    "result",
+    "error",
+    "traceback",
 ]
 WORKER_KEYS = [
-    "event_type", "worker_id", "hostname", "timestamp", "freq", "active",
-    "processed", "queues", "sw_ident", "sw_ver", "uptime_seconds",
+    "event_type",
+    "worker_id",
+    "hostname",
+    "timestamp",
+    "freq",
+    "active",
+    "processed",
+    "queues",
+    "sw_ident",
+    "sw_ver",
+    "uptime_seconds",
 ]
 TASK_EVENTS = {
-    "task_enqueued", "task_started", "task_completed", "task_failed",
-    "task_reenqueued", "task_cancelled",
+    "task_enqueued",
+    "task_started",
+    "task_completed",
+    "task_failed",
+    "task_reenqueued",
+    "task_cancelled",
 }
 WORKER_EVENTS = {"worker_online", "worker_heartbeat", "worker_offline"}
 # datetime.isoformat() of an aware UTC datetime; the fraction is absent when microsecond == 0

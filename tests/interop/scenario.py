@@ -144,15 +144,22 @@ class _Run:
     def start_worker(self, role: str, queues: list[str], concurrency: int) -> WorkerRun:
         w = WorkerRun(role, f"worker-{uuid.uuid4().hex[:8]}", queues, concurrency)
         argv = [
-            sys.executable, str(HERE / "worker_main.py"),
-            "--queues", ",".join(queues),
-            "--concurrency", str(concurrency),
-            "--worker-id", w.worker_id,
-            "--heartbeat", str(self.settings.heartbeat_s),
+            sys.executable,
+            str(HERE / "worker_main.py"),
+            "--queues",
+            ",".join(queues),
+            "--concurrency",
+            str(concurrency),
+            "--worker-id",
+            w.worker_id,
+            "--heartbeat",
+            str(self.settings.heartbeat_s),
         ]
         w.spawned_at = time.time()
         proc = self.env.registry.spawn(
-            argv, env=self.asynctasq_env(), cwd=self.env.workdir,
+            argv,
+            env=self.asynctasq_env(),
+            cwd=self.env.workdir,
             log_path=self.env.workdir / f"worker-{role}.log",
         )
         w.pid = proc.pid
@@ -219,8 +226,15 @@ def _client_config(settings: ScenarioSettings, redis_url: str) -> Iterator[Any]:
 
 
 async def _dispatch(
-    run: _Run, dispatcher: Any, cls_name: str, queue: str, n: int, *,
-    sleep_s: float = 0.02, fail_times: int = 0, delay_s: int = 0,
+    run: _Run,
+    dispatcher: Any,
+    cls_name: str,
+    queue: str,
+    n: int,
+    *,
+    sleep_s: float = 0.02,
+    fail_times: int = 0,
+    delay_s: int = 0,
     max_attempts: int | None = None,
 ) -> None:
     from . import tasks_app
@@ -232,8 +246,16 @@ async def _dispatch(
             task = task.max_attempts(max_attempts)
         task_id = await dispatcher.dispatch(task, delay=delay_s or None)
         run.dispatches.append(
-            Dispatch(task_id, cls_name, queue, delay_s, int(task.config["max_attempts"]),
-                     fail_times, sleep_s, time.time())
+            Dispatch(
+                task_id,
+                cls_name,
+                queue,
+                delay_s,
+                int(task.config["max_attempts"]),
+                fail_times,
+                sleep_s,
+                time.time(),
+            )
         )
 
 
@@ -277,11 +299,13 @@ async def _scenario(run: _Run, dispatcher: Any) -> None:
     await _dispatch(run, d, "SendEmailTask", "emails", 3, sleep_s=0.3)
     await _dispatch(run, d, "ChargeCardTask", "billing", 3, sleep_s=0.05, fail_times=1)
     await _dispatch(run, d, "ChargeCardTask", "billing", 2, sleep_s=0.05, fail_times=2)
-    await _dispatch(run, d, "ChargeCardTask", "billing", 1, sleep_s=0.05, fail_times=2,
-                    max_attempts=2)  # fails for good on attempt 2
+    await _dispatch(
+        run, d, "ChargeCardTask", "billing", 1, sleep_s=0.05, fail_times=2, max_attempts=2
+    )  # fails for good on attempt 2
     await _dispatch(run, d, "SyncLedgerTask", "billing", 3, sleep_s=0.05, fail_times=99)
-    await _dispatch(run, d, "SyncLedgerTask", "billing", 1, sleep_s=0.05, fail_times=99,
-                    max_attempts=1)  # no retry at all
+    await _dispatch(
+        run, d, "SyncLedgerTask", "billing", 1, sleep_s=0.05, fail_times=99, max_attempts=1
+    )  # no retry at all
     await _dispatch(run, d, "SendEmailTask", "orphan", 4)
     await _dispatch(run, d, "SendEmailTask", "orphan", 2, delay_s=3)  # stays in the zset
     await at(1.0)
@@ -339,8 +363,11 @@ async def _run_async(run: _Run, capturer: RawCapturer) -> ScenarioResult:
                 w = run.workers[role]
                 if w.stop_signal == "SIGTERM":
                     w.exited_at = next(
-                        (r["t"] for r in run.journal()
-                         if r["kind"] == "worker_exit" and r["worker_id"] == w.worker_id),
+                        (
+                            r["t"]
+                            for r in run.journal()
+                            if r["kind"] == "worker_exit" and r["worker_id"] == w.worker_id
+                        ),
                         None,
                     )
                     w.exit_code = proc.returncode
@@ -353,8 +380,9 @@ async def _run_async(run: _Run, capturer: RawCapturer) -> ScenarioResult:
             await asyncio.sleep(0.2)
             payloads = list(capturer.payloads)
         settings = asdict(s) | {"started_at": started, "asynctasq": _asynctasq_version()}
-        truth = build_truth(run.dispatches, list(run.workers.values()), run.journal(), QUEUES,
-                            snapshot_at, settings)
+        truth = build_truth(
+            run.dispatches, list(run.workers.values()), run.journal(), QUEUES, snapshot_at, settings
+        )
         return ScenarioResult(payloads, truth, driver_stats, run.env.workdir)
     finally:
         client.close()

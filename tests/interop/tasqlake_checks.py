@@ -27,7 +27,7 @@ from typing import Any
 
 import duckdb
 
-import queries
+from tasqlake import queries
 
 from .event_rules import driver_numbers_from_events
 
@@ -35,7 +35,11 @@ Row = dict[str, Any]
 
 #: The queue fields of AsyncTasQ's QueueStats, in its field order.
 QUEUE_FIELDS = (
-    "depth", "processing", "completed_total", "failed_total", "avg_duration_ms",
+    "depth",
+    "processing",
+    "completed_total",
+    "failed_total",
+    "avg_duration_ms",
     "throughput_per_minute",
 )
 #: Tolerance on wall-clock comparisons that involve process scheduling (not on counts).
@@ -71,8 +75,13 @@ class Observed:
             self.views = {
                 name: fetch(con, f"SELECT * FROM {name}")
                 for name in (
-                    "driver_queue_stats", "queue_stats", "global_stats", "worker_stats",
-                    "worker_sessions", "tasks", "orphaned_tasks",
+                    "driver_queue_stats",
+                    "queue_stats",
+                    "global_stats",
+                    "worker_stats",
+                    "worker_sessions",
+                    "tasks",
+                    "orphaned_tasks",
                 )
             }
 
@@ -168,8 +177,9 @@ def check_queue_stats(o: Observed) -> None:
         got = {k: row[k] for k in expected}
         assert got == expected, f"queue_stats[{q}] (view != truth): {got} != {expected}"
         # conservation: every dispatched task is in exactly one state
-        assert sum(got[k] for k in ("depth", "processing", "completed_total",
-                                    "failed_total")) == len(t["dispatched"]), q
+        assert sum(
+            got[k] for k in ("depth", "processing", "completed_total", "failed_total")
+        ) == len(t["dispatched"]), q
         assert math.isclose(row["throughput_per_minute"], len(t["completed"]) / 5.0), q
         # avg duration of the completing attempt: the event's duration_ms is measured by the
         # worker around deserialisation + execute; the journal inside execute.
@@ -214,8 +224,14 @@ def check_tasks(o: Observed) -> None:
     for r in o.truth["journal"]:
         if r.get("task_id"):
             steps[r["task_id"]].append(r)
-    state_of = {"completed": "completed", "failed": "failed", "pending": "pending",
-                "running_lost": "running", "running": "running", "retrying": "pending"}
+    state_of = {
+        "completed": "completed",
+        "failed": "failed",
+        "pending": "pending",
+        "running_lost": "running",
+        "running": "running",
+        "retrying": "pending",
+    }
     for d in o.truth["tasks"]:
         row, recs = tasks[d["task_id"]], steps[d["task_id"]]
         where = f"task {d['task_id']} ({d['task_name']} on {d['queue']}, truth {d['outcome']})"
@@ -332,7 +348,10 @@ def check_workers(o: Observed) -> None:
             assert s["status"] in ("active", "idle"), role
             assert s["status"] == "idle", f"{role}: nothing runs at quiescence"
             assert (s["running_tasks"], s["current_task_id"], s["load_percentage"]) == (
-                0, None, 0.0), role
+                0,
+                None,
+                0.0,
+            ), role
             assert sess["end_reason"] == "running" and sess["ended_at"] is None, role
             assert 0 <= T - s["last_heartbeat"].timestamp() <= freq + SCHED_SLACK_S, role
             true_uptime = w["uptime_at_snapshot_s"]
@@ -351,14 +370,21 @@ def check_lost_is_decided_by_silence(o: Observed) -> None:
     early = last + timedelta(seconds=o.freq * 1.5)
     late = last + timedelta(seconds=o.freq * 3 + SCHED_SLACK_S)
     with queries.connect(o.lake, as_of=early) as con:
-        (row,) = fetch(con, "SELECT status, running_tasks FROM worker_stats WHERE worker_id = $1",
-                       [doomed["worker_id"]])
+        (row,) = fetch(
+            con,
+            "SELECT status, running_tasks FROM worker_stats WHERE worker_id = $1",
+            [doomed["worker_id"]],
+        )
         orphaned = fetch(con, "SELECT count(*) AS n FROM orphaned_tasks")[0]["n"]
     assert (row["status"], row["running_tasks"], orphaned) == (
-        "active", len(doomed["in_flight_at_signal"]), 0)
+        "active",
+        len(doomed["in_flight_at_signal"]),
+        0,
+    )
     with queries.connect(o.lake, as_of=late) as con:
-        (row,) = fetch(con, "SELECT status FROM worker_stats WHERE worker_id = $1",
-                       [doomed["worker_id"]])
+        (row,) = fetch(
+            con, "SELECT status FROM worker_stats WHERE worker_id = $1", [doomed["worker_id"]]
+        )
     assert row["status"] == "lost"
 
 
@@ -371,6 +397,7 @@ def _hostname(o: Observed) -> str:
 
 def check_lake_holds_the_capture(o: Observed) -> None:
     """Every event published up to T is in the lake once, and nothing else is."""
+
     def key(e: dict[str, Any]) -> tuple[Any, ...]:
         ts = datetime.fromisoformat(e["timestamp"])
         return (e["event_type"], e.get("task_id"), e["worker_id"], e.get("attempt"), ts)
@@ -381,8 +408,9 @@ def check_lake_holds_the_capture(o: Observed) -> None:
     with queries.connect(o.lake, as_of=o.as_of) as con:
         stored = Counter(
             (r["event_type"], r["task_id"], r["worker_id"], r["attempt"], r["timestamp"])
-            for r in fetch(con, "SELECT event_type, task_id, worker_id, attempt, timestamp "
-                                "FROM events")
+            for r in fetch(
+                con, "SELECT event_type, task_id, worker_id, attempt, timestamp FROM events"
+            )
         )
     assert stored == published, (
         f"lake vs capture up to T: missing {list((published - stored).items())[:3]}, "
@@ -409,24 +437,36 @@ def results_table(o: Observed) -> str:
             "depth": f"{len(t['pending'])} pending ({o.delayed(q)} in delayed zset)",
             "processing": f"{len(t['running_lost'])} on killed worker",
             "completed_total": f"{len(t['completed'])} ok + {t['attempts_failed_then_retried']}"
-                               " retried attempts",
+            " retried attempts",
             "failed_total": f"{len(t['failed'])}",
         }
         for f in ("depth", "processing", "completed_total", "failed_total"):
             lines.append(f"| {q} | {f} | {d[f]} | {dqs[q][f]} | {qs[q][f]} | {truth[f]} |")
-        lines.append(f"| {q} | retried / orphaned | - | - | {qs[q]['retried_total']} / "
-                     f"{qs[q]['orphaned']} | {t['attempts_failed_then_retried']} / "
-                     f"{len(t['running_lost'])} |")
+        lines.append(
+            f"| {q} | retried / orphaned | - | - | {qs[q]['retried_total']} / "
+            f"{qs[q]['orphaned']} | {t['attempts_failed_then_retried']} / "
+            f"{len(t['running_lost'])} |"
+        )
     g, dg = o.views["global_stats"][0], o.driver["get_global_stats"]
     lines += ["", "| global | driver get_global_stats | tasqlake global_stats |", "|---|---|---|"]
-    lines += [f"| {k} | {dg[k]} | {g[k]} |" for k in ("pending", "running", "completed",
-                                                      "failed", "total")]
+    lines += [
+        f"| {k} | {dg[k]} | {g[k]} |"
+        for k in ("pending", "running", "completed", "failed", "total")
+    ]
     sess = o.by("worker_sessions", "worker_id")
     ws = o.by("worker_stats", "worker_id")
-    last_active = {e["worker_id"]: e["active"] for e in sorted(
-        (e for e in o.events if e["event_type"] == "worker_heartbeat"
-         and datetime.fromisoformat(e["timestamp"]) <= o.as_of),
-        key=lambda e: e["timestamp"])}
+    last_active = {
+        e["worker_id"]: e["active"]
+        for e in sorted(
+            (
+                e
+                for e in o.events
+                if e["event_type"] == "worker_heartbeat"
+                and datetime.fromisoformat(e["timestamp"]) <= o.as_of
+            ),
+            key=lambda e: e["timestamp"],
+        )
+    }
     lines += [
         "",
         "| worker (role) | driver | tasqlake status | uptime tasqlake / truth (s) | processed "

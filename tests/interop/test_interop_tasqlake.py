@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 import pytest
 
-import queries
+from tasqlake import queries
 
 from . import tasqlake_checks as checks
 from .capture import read_stream
@@ -54,7 +54,11 @@ def recorded_observed(tmp_path_factory: pytest.TempPathFactory) -> checks.Observ
     lake = tmp_path_factory.mktemp("recorded") / "lake"
     done = subprocess.run(
         [*tasqlake_argv(), "import", str(DATA / "stream.msgpack"), "--lake", str(lake)],
-        env=cli_env(), capture_output=True, text=True, timeout=120, check=False,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "234 events stored, 0 quarantined" in done.stdout, done.stdout
@@ -207,7 +211,11 @@ def test_queue_name_with_colon(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     done = subprocess.run(
         [*tasqlake_argv(), "import", str(tmp_path / "colon.msgpack"), "--lake", str(lake)],
-        env=cli_env(), capture_output=True, text=True, timeout=60, check=False,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     with queries.connect(lake) as con:

@@ -172,7 +172,9 @@ def test_driver_matches_event_rules(cap: Captured) -> None:
     g = driver["get_global_stats"]
     ge = global_from_events(from_events)
     assert (g["running"], g["completed"], g["failed"]) == (
-        ge["running"], ge["completed"], ge["failed"]
+        ge["running"],
+        ge["completed"],
+        ge["failed"],
     )
     assert g["pending"] == sum(driver["get_queue_stats"][q]["depth"] for q in listed)
     assert g["total"] == g["pending"] + g["running"] + g["completed"] + g["failed"]
@@ -196,7 +198,11 @@ def test_driver_vs_truth(cap: Captured) -> None:
 def test_recorded_exact_numbers(recorded: Captured) -> None:
     events, _, driver = recorded
     assert driver["get_global_stats"] == {
-        "pending": 6, "running": 3, "completed": 62, "failed": 5, "total": 76,
+        "pending": 6,
+        "running": 3,
+        "completed": 62,
+        "failed": 5,
+        "total": 76,
     }
     assert Counter(e["event_type"] for e in events)["worker_offline"] == 1
     # the `active` bug: idle live workers still report active > 0 in their last heartbeat

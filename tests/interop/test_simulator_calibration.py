@@ -74,9 +74,28 @@ def cli_sim(tmp_path_factory: pytest.TempPathFactory) -> Stream:
     gracefully at the end (--drain) so that worker_offline is there to compare."""
     out = tmp_path_factory.mktemp("sim") / "sim.msgpack"
     done = subprocess.run(
-        [*tasqlake_argv(), "simulate", "--out", str(out), "--duration", "20", "--rate", "60",
-         "--seed", "7", "--heartbeat-freq", "1", "--workers", "4", "--drain"],
-        env=cli_env(), capture_output=True, text=True, timeout=120, check=False,
+        [
+            *tasqlake_argv(),
+            "simulate",
+            "--out",
+            str(out),
+            "--duration",
+            "20",
+            "--rate",
+            "60",
+            "--seed",
+            "7",
+            "--heartbeat-freq",
+            "1",
+            "--workers",
+            "4",
+            "--drain",
+        ],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return _stream(read_stream(out))
@@ -85,8 +104,15 @@ def cli_sim(tmp_path_factory: pytest.TempPathFactory) -> Stream:
 @pytest.fixture(scope="module")
 def api_sim() -> Stream:
     """``iter_events`` with crashes, graceful stops and heavier failures, default heartbeat."""
-    spec = SimulationSpec(seed=11, rate=80, duration=240, stop_probability=0.3,
-                          crash_probability=0.3, failure_scale=3.0, drain=True)
+    spec = SimulationSpec(
+        seed=11,
+        rate=80,
+        duration=240,
+        stop_probability=0.3,
+        crash_probability=0.3,
+        failure_scale=3.0,
+        drain=True,
+    )
     return _stream([payload for _, payload in iter_events(spec)])
 
 
@@ -258,13 +284,16 @@ def quirks(events: list[dict[str, Any]]) -> tuple[list[str], Counter[str]]:
                 bad.append(f"{wid}: offline processed {e['processed']} != {finished_by[wid]}")
             seen["offline processed = completed + failed"] += 1
             last_task = max(
-                (x["timestamp"] for x in events
-                 if x["event_type"] in TASK_EVENTS and x["worker_id"] == wid), default="")
+                (
+                    x["timestamp"]
+                    for x in events
+                    if x["event_type"] in TASK_EVENTS and x["worker_id"] == wid
+                ),
+                default="",
+            )
             if last_task > e["timestamp"]:
                 bad.append(f"{wid}: task event after worker_offline")
-        stamps = [
-            datetime.fromisoformat(x["timestamp"]) for x in events if x["worker_id"] == wid
-        ]
+        stamps = [datetime.fromisoformat(x["timestamp"]) for x in events if x["worker_id"] == wid]
         inversions += sum(b < a for a, b in itertools.pairwise(stamps))
     if inversions:
         seen["out of timestamp order per worker"] += 1
@@ -314,7 +343,9 @@ def test_heartbeats_like_the_real_worker(real: Stream, cli_sim: Stream) -> None:
             ups = [e["uptime_seconds"] for e in evs]
             assert ups == sorted(ups)
             gaps = [
-                (datetime.fromisoformat(b["timestamp"]) - datetime.fromisoformat(a["timestamp"]))
-                .total_seconds() for a, b in itertools.pairwise(evs)
+                (
+                    datetime.fromisoformat(b["timestamp"]) - datetime.fromisoformat(a["timestamp"])
+                ).total_seconds()
+                for a, b in itertools.pairwise(evs)
             ]
             assert all(0.8 <= g <= 1.6 for g in gaps), gaps

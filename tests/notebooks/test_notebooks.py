@@ -20,10 +20,10 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from ingest.importer import import_files
-from schemas.errors import ConfigError
-from schemas.storage import Lake
 from tasqlake import notebook_support
+from tasqlake.ingest.importer import import_files
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas.errors import ConfigError
 from tests.notebooks import run
 
 NOTEBOOKS = run.notebook_paths()

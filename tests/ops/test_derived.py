@@ -10,9 +10,9 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from queries import LakeQueries
 from tasqlake.derived_metrics import DerivedCollector
 from tasqlake.local_redis import free_port
+from tasqlake.queries import LakeQueries
 from tests.ops.helpers import TASQLAKE, IngestProcess, clean_env, scrape
 
 pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)

@@ -88,9 +88,11 @@ def test_scrape_while_ingesting_matches_what_was_published(tmp_path: Path) -> No
         assert m["tasqlake_ingest_events_received_total"] == total
         assert m["tasqlake_ingest_events_stored_total"] == len(good)
         assert m["tasqlake_ingest_events_quarantined_total"] == len(bad)
-        stored = duckdb.connect().execute(
-            f"SELECT count(*) FROM read_parquet('{lake}/events/*/*/*.parquet')"
-        ).fetchall()
+        stored = (
+            duckdb.connect()
+            .execute(f"SELECT count(*) FROM read_parquet('{lake}/events/*/*/*.parquet')")
+            .fetchall()
+        )
         assert stored == [(len(good),)]
         files = lake_files(lake)
         assert m["tasqlake_ingest_files_committed_total"] == len(files)

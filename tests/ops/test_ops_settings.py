@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.logging_setup import JsonFormatter
-from ingest.redis_options import RedisOptions
-from schemas.errors import ConfigError
-from schemas.settings import Settings, mask_url
+from tasqlake.ingest.receiving.redis_options import RedisOptions
+from tasqlake.ingest.service.logging_setup import JsonFormatter
+from tasqlake.schemas.errors import ConfigError
+from tasqlake.schemas.settings import Settings, mask_url
 
 
 def test_defaults_are_safe() -> None:
@@ -98,7 +98,9 @@ def test_json_log_lines_carry_structured_fields() -> None:
     import json
     import logging
 
-    record = logging.LogRecord("ingest.service", logging.INFO, "f", 1, "status %s", ("x",), None)
+    record = logging.LogRecord(
+        "tasqlake.ingest.service.ingest_service", logging.INFO, "f", 1, "status %s", ("x",), None
+    )
     record.event = "status"
     record.counters = {"stored": 3}
     line = json.loads(JsonFormatter().format(record))

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import redis
 
-from ingest.connection import open_connection
-from ingest.receiver import ReceiverConfig
-from ingest.redis_options import RedisOptions
-from ingest.service import IngestService
-from schemas.errors import BrokerError
-from schemas.settings import Settings
+from tasqlake.ingest.receiving.connection import open_connection
+from tasqlake.ingest.receiving.receiver import ReceiverConfig
+from tasqlake.ingest.receiving.redis_options import RedisOptions
+from tasqlake.ingest.service.ingest_service import IngestService
 from tasqlake.local_redis import free_port
+from tasqlake.schemas.errors import BrokerError
+from tasqlake.schemas.settings import Settings
 from tests.ops.helpers import (
     ADMIN_PASSWORD,
     TASQLAKE,

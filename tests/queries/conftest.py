@@ -11,9 +11,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from schemas.batch import EventColumns
-from schemas.decode import decode
-from schemas.storage import Lake
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas.batch import EventColumns
+from tasqlake.schemas.decode import decode
 
 _ENCODER = msgspec.msgpack.Encoder()
 _SEQUENCE = itertools.count()

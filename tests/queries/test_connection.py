@@ -11,9 +11,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-import queries
-from queries.connection import disable_progress_bar
-from schemas.storage import Lake
+from tasqlake import queries
+from tasqlake.lake.storage import Lake
+from tasqlake.queries.connection import disable_progress_bar
 from tests.notebooks.run import private_kernel
 from tests.queries.conftest import write_events
 from tests.queries.history import task_event

@@ -9,11 +9,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import queries
-from queries import loader, statements
-from queries.connection import lake_variables
-from schemas.errors import QueryError
-from schemas.storage import Lake
+from tasqlake import queries
+from tasqlake.lake.storage import Lake
+from tasqlake.queries import loader, statements
+from tasqlake.queries.connection import lake_variables
+from tasqlake.schemas.errors import QueryError
 from tests.queries.compare import fetch
 from tests.queries.conftest import write_events
 from tests.queries.history import task_event

@@ -2,8 +2,9 @@
 (issue 5, promise 3): hand-written cases by name, a property test against the plain-Python
 oracle, and real ingesters on a real Redis.
 
-Gap records are stored through the ingester's own write path (:class:`ingest.gaps.GapColumns`
--> :func:`ingest.committer.commit_tables`), as the processor commits them.
+Gap records are stored through the ingester's own write path
+(:class:`tasqlake.ingest.processing.gaps.GapColumns`
+-> :func:`tasqlake.ingest.processing.committer.commit_tables`), as the processor commits them.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import queries
-from ingest import committer
-from ingest.gaps import Gap, GapColumns
-from schemas.storage import Lake
+from tasqlake import queries
+from tasqlake.ingest.processing import committer
+from tasqlake.ingest.processing.gaps import Gap, GapColumns
+from tasqlake.lake.storage import Lake
 from tests.queries import oracle
 from tests.queries.compare import assert_rows_equal, fetch
 from tests.queries.conftest import write_events

@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import queries
-from queries.loader import create_all, load, parse_file
-from schemas.errors import QueryError
+from tasqlake import queries
+from tasqlake.queries.loader import create_all, load, parse_file
+from tasqlake.schemas.errors import QueryError
 
 ISSUE_3_CATALOGUE = {
     "events",

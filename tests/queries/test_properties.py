@@ -18,8 +18,8 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import queries
-from schemas.storage import Lake
+from tasqlake import queries
+from tasqlake.lake.storage import Lake
 from tests.queries import oracle
 from tests.queries.compare import assert_rows_equal, fetch
 from tests.queries.conftest import write_events
@@ -82,7 +82,7 @@ def check_all(con: duckdb.DuckDBPyConnection, distinct: list[dict[str, Any]], at
 
 
 def queries_event_id(payload: dict[str, Any]) -> int:
-    from schemas.decode import event_id
+    from tasqlake.schemas.decode import event_id
     from tests.queries.conftest import encode
 
     return event_id(encode(payload))

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-import queries
-from schemas.batch import EventColumns
-from schemas.decode import decode
-from schemas.storage import Lake
+from tasqlake import queries
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas.batch import EventColumns
+from tasqlake.schemas.decode import decode
 from tests.queries.compare import fetch
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"

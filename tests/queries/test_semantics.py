@@ -9,8 +9,8 @@ from typing import Any
 import duckdb
 import pytest
 
-import queries
-from schemas.storage import Lake
+from tasqlake import queries
+from tasqlake.lake.storage import Lake
 from tests.queries.compare import fetch
 from tests.queries.conftest import write_events
 from tests.queries.history import task_event, traceback_text, worker_event
@@ -379,7 +379,7 @@ def test_an_empty_lake_gives_empty_views_and_later_files_are_seen(lake: Lake) ->
 
 
 def test_connect_refuses_a_missing_lake_unless_not_read_only(tmp_path: Any) -> None:
-    from schemas.errors import StorageError
+    from tasqlake.schemas.errors import StorageError
 
     with pytest.raises(StorageError):
         queries.connect(tmp_path / "nope")

@@ -24,13 +24,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import queries
-from ingest.compaction import compact
-from ingest.retention import prune
-from queries.api import STORAGE_VIEWS, view_names
-from schemas.errors import StorageError
-from schemas.storage import Lake
-from schemas.task_snapshot import SNAPSHOTTED_PREFIX, TASK_SNAPSHOTS_DIR, snapshot_of
+from tasqlake import queries
+from tasqlake.lake.compaction import compact
+from tasqlake.lake.layout import SNAPSHOTTED_PREFIX, TASK_SNAPSHOTS_DIR, snapshot_of
+from tasqlake.lake.retention import prune
+from tasqlake.lake.storage import Lake
+from tasqlake.queries.api import STORAGE_VIEWS, view_names
+from tasqlake.schemas.errors import StorageError
 from tests.queries.conftest import write_events
 from tests.queries.history import generate, imperfect
 

@@ -16,8 +16,8 @@ from typing import Any
 import duckdb
 import pytest
 
-import queries
-from schemas.storage import Lake
+from tasqlake import queries
+from tasqlake.lake.storage import Lake
 from tests.queries.conftest import write_events
 from tests.queries.history import BASE, generate, imperfect
 from tests.queries.oracle import GapRecord

@@ -3,9 +3,9 @@ from __future__ import annotations
 import msgspec
 import pyarrow as pa
 
-from schemas.batch import EventColumns, Partition, QuarantineColumns, sort_for_storage
-from schemas.decode import decode, event_id
-from schemas.stored import EVENT_SCHEMA, QUARANTINE_SCHEMA
+from tasqlake.schemas.batch import EventColumns, Partition, QuarantineColumns, sort_for_storage
+from tasqlake.schemas.decode import decode, event_id
+from tasqlake.schemas.stored import EVENT_SCHEMA, QUARANTINE_SCHEMA
 from tests.schemas.conftest import RECEIVED_US, pack, task_event, worker_event
 
 

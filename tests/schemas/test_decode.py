@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from msgspec import UNSET
 
-from schemas import decode as d
-from schemas.errors import PayloadError
+from tasqlake.schemas import decode as d
+from tasqlake.schemas.errors import PayloadError
 from tests.schemas.conftest import RECEIVED_US, pack, task_event, worker_event
 
 

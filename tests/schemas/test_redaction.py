@@ -4,11 +4,11 @@ import hashlib
 
 import pytest
 
-from schemas.batch import EventColumns
-from schemas.decode import decode
-from schemas.errors import ConfigError
-from schemas.redaction import DEFAULT_POLICY, METADATA_KEY, RedactionPolicy
-from schemas.settings import Settings
+from tasqlake.schemas.batch import EventColumns
+from tasqlake.schemas.decode import decode
+from tasqlake.schemas.errors import ConfigError
+from tasqlake.schemas.redaction import DEFAULT_POLICY, METADATA_KEY, RedactionPolicy
+from tasqlake.schemas.settings import Settings
 from tests.schemas.conftest import RECEIVED_US, pack, task_event
 
 

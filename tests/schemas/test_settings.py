@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.errors import ConfigError
-from schemas.settings import Settings, mask_url
+from tasqlake.schemas.errors import ConfigError
+from tasqlake.schemas.settings import Settings, mask_url
 
 
 def test_defaults() -> None:

@@ -7,8 +7,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from schemas.errors import StorageError
-from schemas.storage import Lake
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas.errors import StorageError
 
 
 def _table(n: int) -> pa.Table:

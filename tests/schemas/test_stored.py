@@ -3,8 +3,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from schemas.errors import StorageError
-from schemas.stored import EVENT_SCHEMA, SCHEMA_VERSION_KEY, schema_version_of, upcast
+from tasqlake.schemas.errors import StorageError
+from tasqlake.schemas.stored import EVENT_SCHEMA, SCHEMA_VERSION_KEY, schema_version_of, upcast
 
 
 def test_schema_carries_its_version_and_column_docs() -> None:

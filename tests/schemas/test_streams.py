@@ -4,8 +4,8 @@ import io
 
 import pytest
 
-from schemas.errors import PayloadError
-from schemas.streams import (
+from tasqlake.schemas.errors import PayloadError
+from tasqlake.schemas.streams import (
     encode_record,
     iter_json_lines,
     iter_msgpack_stream,

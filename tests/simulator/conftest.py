@@ -12,8 +12,14 @@ from tasqlake.simulator import GroundTruth, SimulationSpec, simulate
 
 #: A run with every quirk turned up: fast heartbeats, many stops and crashes, a ms clock.
 QUIRKY = SimulationSpec(
-    seed=7, rate=400, duration=40, heartbeat_freq=2.0, stop_probability=0.3,
-    crash_probability=0.3, late_workers=2, clock_resolution_us=1000,
+    seed=7,
+    rate=400,
+    duration=40,
+    heartbeat_freq=2.0,
+    stop_probability=0.3,
+    crash_probability=0.3,
+    late_workers=2,
+    clock_resolution_us=1000,
 )
 
 
@@ -41,5 +47,14 @@ def quirky() -> Run:
 @pytest.fixture(scope="session")
 def drained() -> Run:
     """Dispatch for 20 s, then everything finishes and every live worker goes offline."""
-    return run(SimulationSpec(seed=11, rate=300, duration=20, heartbeat_freq=5.0, drain=True,
-                              stop_probability=0.2, crash_probability=0.2))
+    return run(
+        SimulationSpec(
+            seed=11,
+            rate=300,
+            duration=20,
+            heartbeat_freq=5.0,
+            drain=True,
+            stop_probability=0.2,
+            crash_probability=0.2,
+        )
+    )

@@ -115,7 +115,7 @@ def test_failures_carry_error_text_and_tracebacks(quirky: Any) -> None:
     assert any("\n" in e["error"] for e in failed + quirky.of_type("task_reenqueued"))
     for e in failed:
         tb = e["traceback"]
-        assert tb.startswith("Traceback (most recent call last):\n  File \"")
+        assert tb.startswith('Traceback (most recent call last):\n  File "')
         assert tb.endswith("\n")
         if e["error"] == "Task exceeded timeout":
             assert tb.endswith("\nTimeoutError\n")

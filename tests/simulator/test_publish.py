@@ -13,9 +13,9 @@ import msgspec
 import pytest
 import redis
 
-from schemas.errors import BrokerError
-from schemas.streams import iter_msgpack_stream
 from tasqlake.cli import main
+from tasqlake.schemas.errors import BrokerError
+from tasqlake.schemas.streams import iter_msgpack_stream
 from tasqlake.simulator import SimulationSpec, iter_events
 from tasqlake.simulator.publish import publish_to_redis, write_stream
 
@@ -90,8 +90,9 @@ def test_realtime_publish_is_paced_and_stamped_now(client: Any) -> None:
 
 def test_unreachable_redis_is_a_broker_error_with_masked_url() -> None:
     with pytest.raises(BrokerError) as caught:
-        publish_to_redis(SimulationSpec(duration=1), "redis://app:s3cret@127.0.0.1:1", "x",
-                         realtime=False)
+        publish_to_redis(
+            SimulationSpec(duration=1), "redis://app:s3cret@127.0.0.1:1", "x", realtime=False
+        )
     message = str(caught.value)
     assert "redis://app:***@127.0.0.1:1" in message and "s3cret" not in message
     assert "--redis-url" in message
@@ -123,9 +124,23 @@ def test_cli_out_file_is_deterministic(tmp_path: Path, capsys: pytest.CaptureFix
 def test_cli_publishes_to_redis(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
     sub = Subscriber(client)
     start = "2026-11-02T09:00:00+00:00"
-    code = main(["simulate", "--channel", sub.channel, "--rate", "500", "--duration", "3",
-                 "--seed", "4", "--start", start, "--fast"],
-                environ={"TASQLAKE_REDIS_URL": REDIS_URL})
+    code = main(
+        [
+            "simulate",
+            "--channel",
+            sub.channel,
+            "--rate",
+            "500",
+            "--duration",
+            "3",
+            "--seed",
+            "4",
+            "--start",
+            start,
+            "--fast",
+        ],
+        environ={"TASQLAKE_REDIS_URL": REDIS_URL},
+    )
     assert code == 0
     spec = SimulationSpec(seed=4, rate=500, duration=3, start=datetime.fromisoformat(start))
     expected = [p for _, p in iter_events(spec)]
@@ -134,8 +149,9 @@ def test_cli_publishes_to_redis(client: Any, capsys: pytest.CaptureFixture[str])
 
 
 def test_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["simulate", "--redis-url", "redis://u:pw@127.0.0.1:1", "--duration", "1"],
-                environ={})
+    code = main(
+        ["simulate", "--redis-url", "redis://u:pw@127.0.0.1:1", "--duration", "1"], environ={}
+    )
     err = capsys.readouterr().err
     assert code == BrokerError.exit_code
     assert err.count("\n") == 1 and "redis://u:***@127.0.0.1:1" in err and "pw@" not in err

@@ -11,12 +11,40 @@ import pytest
 
 from tasqlake.simulator.wire import Clock, task_id, worker_id
 
-TASK_KEYS = ["event_type", "task_id", "task_name", "queue", "worker_id", "timestamp", "attempt",
-             "duration_ms", "result", "error", "traceback"]
-WORKER_KEYS = ["event_type", "worker_id", "hostname", "timestamp", "freq", "active", "processed",
-               "queues", "sw_ident", "sw_ver", "uptime_seconds"]
-TASK_TYPES = {"task_enqueued", "task_started", "task_completed", "task_failed",
-              "task_reenqueued", "task_cancelled"}
+TASK_KEYS = [
+    "event_type",
+    "task_id",
+    "task_name",
+    "queue",
+    "worker_id",
+    "timestamp",
+    "attempt",
+    "duration_ms",
+    "result",
+    "error",
+    "traceback",
+]
+WORKER_KEYS = [
+    "event_type",
+    "worker_id",
+    "hostname",
+    "timestamp",
+    "freq",
+    "active",
+    "processed",
+    "queues",
+    "sw_ident",
+    "sw_ver",
+    "uptime_seconds",
+]
+TASK_TYPES = {
+    "task_enqueued",
+    "task_started",
+    "task_completed",
+    "task_failed",
+    "task_reenqueued",
+    "task_cancelled",
+}
 WORKER_TYPES = {"worker_online", "worker_heartbeat", "worker_offline"}
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00$")
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

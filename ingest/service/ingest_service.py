@@ -1,0 +1,216 @@
+"""The ingest service: WAL recovery, then receiver + processor until asked to stop.
+
+Start-up order: take the WAL directory's lock, settle the ingester id, let the processor recover
+whatever a previous run left in the WAL, then subscribe. Stop (:meth:`IngestService.stop`, or
+SIGTERM/SIGINT via :func:`run_ingest`): unsubscribe, keep what Redis had already sent, close the
+WAL, let the processor commit everything and retire the segments, exit 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from prometheus_client import CollectorRegistry
+
+from tasqlake.ingest.processing.processor_config import ProcessorConfig
+from tasqlake.ingest.processing.processor_runner import ProcessorRunner, ProcessRunner, ThreadRunner
+from tasqlake.ingest.receiving.receiver import Receiver, ReceiverConfig, now_us
+from tasqlake.ingest.receiving.redis_options import RedisOptions
+from tasqlake.ingest.service.counters import Counters, StatusLine
+from tasqlake.ingest.service.maintenance import MaintenancePlan, MaintenanceScheduler
+from tasqlake.ingest.service.metrics import MetricsServer
+from tasqlake.ingest.wal.state import WalState
+from tasqlake.ingest.wal.writer import WalSyncer, WalWriter
+from tasqlake.lake import layout
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas.errors import TasqlakeError
+from tasqlake.schemas.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def wal_directory(settings: Settings, lake: Lake) -> Path:
+    return (
+        Path(settings.wal_dir).expanduser().absolute()
+        if settings.wal_dir
+        else lake.path(layout.WAL_DIR)
+    )
+
+
+class IngestService:
+    """One ingester. ``run()`` blocks until ``stop()`` (from any thread or a signal handler)."""
+
+    def __init__(self, settings: Settings, processor_in_process: bool = True) -> None:
+        self.settings = settings
+        self.counters = Counters()
+        self.ingester_id = ""
+        self.ready = threading.Event()  # set once subscribed for the first time
+        self._stop = threading.Event()
+        self._processor_in_process = processor_in_process
+        self.started = time.monotonic()
+        # what the metrics server looks at while running (tasqlake.ingest.service.metrics,
+        # tasqlake.ingest.service.health)
+        self.receiver: Receiver | None = None
+        self.writer: WalWriter | None = None
+        self.runner: ProcessorRunner | None = None
+        self.redis_options = RedisOptions.from_settings(settings)
+
+    def __repr__(self) -> str:
+        return f"IngestService(ingester_id={self.ingester_id!r}, settings={self.settings!r})"
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> int:
+        started_us = now_us()
+        lake = Lake(self.settings.lake).ensure()
+        wal_dir = wal_directory(self.settings, lake)
+        state = WalState(wal_dir).ensure()
+        lock = state.lock()
+        try:
+            self.ingester_id = state.ingester_id(self.settings.ingester_id)
+            if state.committed() is None:
+                state.set_committed(time.time_ns())  # offsets never repeat across WAL dirs
+            return self._run(lake, wal_dir, state, started_us)
+        finally:
+            os.close(lock)
+
+    def _run(self, lake: Lake, wal_dir: Path, state: WalState, started_us: int) -> int:
+        s = self.settings
+        config = ProcessorConfig(
+            str(lake.root),
+            str(wal_dir),
+            self.ingester_id,
+            s.flush_interval,
+            s.max_batch_events,
+            s.max_payload_bytes,
+            redact=s.redact,
+        )
+        runner: ProcessorRunner = (
+            ProcessRunner(config, self.counters)
+            if self._processor_in_process
+            else ThreadRunner(config, self.counters)
+        )
+        self.runner = runner
+        runner.start()
+        try:
+            runner.wait_recovered()
+        except BaseException:
+            runner.finish()
+            raise
+        committed = state.committed()
+        assert committed is not None
+        writer = WalWriter(wal_dir, committed)
+        self.writer = writer
+        syncer = WalSyncer(writer, s.wal_fsync_interval).start()
+        receiver = Receiver(
+            ReceiverConfig(
+                s.redis_url,
+                s.channels,
+                s.health_check_interval,
+                reconnect_max_delay=s.reconnect_max_delay,
+                options=self.redis_options,
+            ),
+            writer,
+            self.counters,
+            state.last_subscribed_us() or started_us,
+        )
+        self.receiver = receiver
+        try:
+            receiver.connect_first()
+        except BaseException:
+            self._shut_down(writer, syncer, runner, state, receiver)
+            raise
+        overall = StatusLine(self.counters)
+        thread = threading.Thread(target=receiver.run, name="tasqlake-receiver", daemon=True)
+        thread.start()
+        log.info("ingester %s started: lake %s, WAL %s", self.ingester_id, lake.root, wal_dir)
+        self._supervise(receiver, runner, state, thread)
+        receiver.stop()
+        thread.join()
+        if receiver.error is not None:  # logged now: shutting down may fail for the same cause
+            log.error("receiving stopped, the service stops: %s", receiver.error)
+        self._shut_down(writer, syncer, runner, state, receiver)
+        log.info("ingester %s stopped: %s", self.ingester_id, overall.render())
+        if receiver.error is not None:
+            raise receiver.error
+        return 0
+
+    def _supervise(
+        self, receiver: Receiver, runner: ProcessorRunner, state: WalState, thread: threading.Thread
+    ) -> None:
+        status = StatusLine(self.counters)
+        next_status = time.monotonic() + self.settings.status_interval
+        while not self._stop.wait(0.05):
+            if receiver.subscribed.is_set():
+                self.ready.set()
+            if not thread.is_alive():
+                break
+            if not runner.alive():
+                log.error("the ingest processor stopped unexpectedly: stopping the service")
+                break
+            if time.monotonic() >= next_status:
+                next_status += self.settings.status_interval
+                snapshot = self.counters.snapshot()
+                log.info("%s", status.render(), extra={"event": "status", "counters": snapshot})
+                if receiver.subscribed.is_set():
+                    state.set_last_subscribed_us(receiver.last_subscribed_us)
+
+    def _shut_down(
+        self,
+        writer: WalWriter,
+        syncer: WalSyncer,
+        runner: ProcessorRunner,
+        state: WalState,
+        receiver: Receiver,
+    ) -> None:
+        syncer.stop()
+        writer.close()
+        try:
+            state.set_last_subscribed_us(receiver.last_subscribed_us)
+        finally:
+            runner.finish()
+
+
+def run_ingest(settings: Settings, registry: CollectorRegistry | None = None) -> int:
+    """Run the service in the foreground until SIGTERM or SIGINT; returns the exit status.
+
+    With ``settings.metrics_port`` set, ``/metrics`` and ``/healthz`` are served meanwhile;
+    collectors already in ``registry`` (e.g. lake-derived gauges) are exported next to ours.
+    """
+    service = IngestService(settings)
+    server: MetricsServer | None = None
+    if settings.metrics_port is not None:
+        server = MetricsServer(
+            service,
+            settings.metrics_bind,
+            settings.metrics_port,
+            settings.unhealthy_after,
+            registry,
+        )
+        server.start()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        service.stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    plan = MaintenancePlan.from_settings(settings, Lake(settings.lake))
+    maintenance = MaintenanceScheduler(plan).start() if plan is not None else None
+    try:
+        return service.run()
+    except TasqlakeError:
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if maintenance is not None:
+            maintenance.stop()
+        if server is not None:
+            server.stop()

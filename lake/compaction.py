@@ -1,0 +1,339 @@
+"""Compaction: the small files of closed hour partitions merged into large sorted files.
+
+A partition ``events/date=D/hour=H`` is *closed* when its hour ended more than ``older_than``
+ago (default 1 h). Its *live* files are the Parquet files in it minus those a compaction
+manifest (:mod:`tasqlake.lake.compaction_manifest`) lists as superseded. A closed partition is
+compacted when a live file is not a compacted file, or when its live compacted files come from
+more than one compaction. Then, in this order:
+
+1. the live files are merged by DuckDB: duplicates by ``event_id`` removed (the copy received
+   first is kept), rows in the storage order of :mod:`tasqlake.lake.compaction_format`, spilled to a
+   temporary directory outside the lake when large;
+2. the task snapshot of the inputs (per-task partial aggregates, :mod:`tasqlake.lake.layout`)
+   is committed as ``task_snapshots/date=D/hour=H/snapshot-<generation>-<random>.parquet``;
+   then the merged result is committed atomically (``Lake.commit_parquet``) as
+   ``snapshotted-<generation>-<random>.parquet`` next to the inputs (several files when the
+   partition has more than ``MAX_ROWS_PER_FILE`` rows). The views skip ``snapshotted-`` files of
+   closed partitions and read the snapshot instead, so it must exist first;
+3. a manifest naming the outputs and the superseded inputs is committed atomically;
+4. a later run, once ``grace`` (default 10 min) has passed since the manifest was written,
+   deletes the superseded files (and the task snapshots of superseded ``snapshotted-`` files),
+   then the manifest.
+
+Partitions compacted before task snapshots existed (``compacted-`` files) are compacted once
+more, to give them a snapshot.
+
+Guarantees, for readers that remove duplicates by ``event_id`` (the ``events`` view; the
+``event_log``-based views use duplicate-insensitive aggregates):
+
+* never double counting: between steps 2 and 4 an event is in an output and in an input, and
+  both copies have the same event_id;
+* never failing: no file a reader may have listed disappears until the grace period is over; a
+  query that runs longer than the grace period may see "file not found" (set ``--grace`` above
+  your longest query);
+* nothing lost, whatever the crash point: an input is deleted only after a committed manifest
+  names outputs holding all its events, and outputs are only ever deleted the same way. A crash
+  after 2 and before 3 leaves the outputs live next to the inputs; the next run merges them all
+  again (duplicates removed), so a run converges;
+* idempotent: a run over a lake where nothing changed compacts nothing;
+* a crash after a snapshot was committed and before its outputs leaves a snapshot no file
+  refers to: harmless (its rows repeat events still read from the inputs; the merge in
+  ``task_state`` is duplicate-insensitive), and left in place;
+* safe while ingesting: only closed partitions are touched, a file committed into one during a
+  run is not an input and is merged by the next run. Two concurrent runs waste work but break
+  none of the above.
+"""
+
+from __future__ import annotations
+
+from tasqlake.lake import layout
+
+import re
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tasqlake.lake.compaction_format import (
+    MAX_ROWS_PER_FILE,
+    MERGE_SQL,
+    snapshot_writer_options,
+    writer_options,
+)
+from tasqlake.lake.compaction_manifest import (
+    Manifest,
+    Superseded,
+    load_manifests,
+    load_manifests_only,
+    superseded_paths,
+    write_manifest,
+)
+from tasqlake.lake.compaction_snapshot import follow_compaction
+from tasqlake.lake.retention import partition_end
+from tasqlake.schemas.errors import StorageError
+from tasqlake.schemas.redaction import METADATA_KEY
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas.stored import EVENT_SCHEMA, upcast
+from tasqlake.lake.layout import snapshot_of, snapshot_path, snapshotted_name
+from tasqlake.schemas.task_algebra import macros
+
+DEFAULT_OLDER_THAN = timedelta(hours=1)
+DEFAULT_GRACE = timedelta(minutes=10)
+DEFAULT_MEMORY_LIMIT = "1GB"
+#: Compacted files: ``snapshotted-`` (with a task snapshot) or, before snapshots, ``compacted-``.
+_COMPACTED = re.compile(r"^(?:snapshotted|compacted)-(\d{6})-[0-9a-f]{8}(?:-\d{3})?\.parquet$")
+
+
+@dataclass(frozen=True)
+class PartitionPlan:
+    """A closed partition that needs compacting, with its live files."""
+
+    partition: str  # events/date=…/hour=…
+    live: tuple[str, ...]
+    generation: int  # of the next output
+
+
+@dataclass
+class CompactionReport:
+    cutoff: datetime
+    partitions: list[str] = field(default_factory=list)
+    files_in: int = 0
+    rows_in: int = 0
+    rows_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    deleted_files: int = 0
+    pending_files: int = 0  # superseded, waiting for their grace period
+
+    @property
+    def duplicates_removed(self) -> int:
+        return self.rows_in - self.rows_out
+
+
+#: Called with (partition, rows) after each partition; the CLI draws its progress bar with it.
+Progress = Callable[[str, int], None]
+
+
+def generation_of(name: str) -> int | None:
+    """The generation number of a compacted file name, None for any other file."""
+    match = _COMPACTED.match(name.rsplit("/", 1)[-1])
+    return int(match.group(1)) if match else None
+
+
+def live_files(lake: Lake, directory: str = layout.EVENTS_DIR) -> list[str]:
+    """Parquet files under ``directory`` that no compaction manifest lists as superseded."""
+    dead = superseded_paths(load_manifests_only(lake))
+    return [f for f in lake.list_files(directory) if f not in dead]
+
+
+def plan(
+    lake: Lake, cutoff: datetime, manifests: Iterable[Manifest] | None = None
+) -> list[PartitionPlan]:
+    """The closed partitions (hour ended at or before ``cutoff``) that need compacting."""
+    dead = superseded_paths(load_manifests_only(lake) if manifests is None else manifests)
+    plans = []
+    for date, hour in lake.iter_partitions(layout.EVENTS_DIR):
+        if partition_end(date, hour) > cutoff:
+            continue
+        partition = f"{layout.EVENTS_DIR}/date={date}/hour={hour:02d}"
+        live = tuple(f for f in lake.list_files(partition) if f not in dead)
+        generations = {generation_of(f) for f in live}
+        if not live or (
+            len(generations) == 1 and None not in generations and _snapshotted(lake, live)
+        ):
+            continue  # empty, or already one compaction's output, with its task snapshot
+        known = [g for g in generations if g is not None]
+        plans.append(PartitionPlan(partition, live, max(known, default=0) + 1))
+    return plans
+
+
+def _snapshotted(lake: Lake, files: Iterable[str]) -> bool:
+    """Whether every file is a ``snapshotted-`` one whose task snapshot exists."""
+    snapshots = {snapshot_of(f) for f in files}
+    return None not in snapshots and all(lake.exists(s) for s in snapshots if s is not None)
+
+
+def compact(
+    lake: Lake,
+    older_than: timedelta = DEFAULT_OLDER_THAN,
+    *,
+    grace: timedelta = DEFAULT_GRACE,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+) -> CompactionReport:
+    """Delete what is past its grace period, then compact every closed partition that needs it."""
+    moment = now or datetime.now(UTC)
+    report = CompactionReport(cutoff=moment - older_than)
+    manifests = load_manifests(lake)
+    remaining = purge_superseded(lake, manifests, moment - grace, report)
+    plans = plan(lake, report.cutoff, remaining)
+    if not plans:
+        return report
+    with _merger(memory_limit) as con:
+        for item in plans:
+            rows = compact_partition(lake, con, item, moment, report)
+            if progress is not None:
+                progress(item.partition, rows)
+    if grace <= timedelta(0):  # no grace: what this run superseded goes now, not next run
+        report.pending_files = 0
+        purge_superseded(lake, load_manifests(lake), moment, report)
+    return report
+
+
+def purge_superseded(
+    lake: Lake,
+    manifests: list[tuple[str, Manifest]],
+    deadline: datetime,
+    report: CompactionReport,
+) -> list[Manifest]:
+    """Delete files superseded before ``deadline``; returns the manifests still in force."""
+    remaining = []
+    for rel, manifest in manifests:
+        if manifest.superseded_at > deadline:
+            remaining.append(manifest)
+            report.pending_files += len(manifest.superseded)
+            continue
+        for item in manifest.superseded:
+            if not lake.exists(item.path):
+                continue
+            if lake.size(item.path) != item.size:
+                # Re-committed under the same name since (a WAL replay): a live file now.
+                continue
+            lake.delete(item.path)
+            report.deleted_files += 1
+            snapshot = snapshot_of(item.path)
+            if snapshot is not None and lake.exists(snapshot):
+                lake.delete(snapshot)
+        lake.delete(rel)
+    return remaining
+
+
+def compact_partition(
+    lake: Lake,
+    con: duckdb.DuckDBPyConnection,
+    item: PartitionPlan,
+    now: datetime,
+    report: CompactionReport,
+) -> int:
+    """Merge one partition's live files; commit outputs, then the manifest. Returns rows out."""
+    sizes = [Superseded(path, lake.size(path)) for path in item.live]
+    rows_in, metadata = _inspect(lake, item.live)
+    schema = EVENT_SCHEMA.with_metadata({**(EVENT_SCHEMA.metadata or {}), **metadata})
+    token = uuid.uuid4().hex[:8]
+    outputs: list[str] = []
+    rows_out = 0
+    uris = _uris(lake, item.live)
+    try:
+        write_task_snapshot(lake, con, uris, snapshot_path(item.partition, item.generation, token))
+        reader = con.sql(MERGE_SQL, params={"files": uris}).to_arrow_reader(ROWS_PER_BATCH)
+        for part, table in enumerate(_chunks(reader, MAX_ROWS_PER_FILE)):
+            rel = f"{item.partition}/{snapshotted_name(item.generation, token, part)}"
+            report.bytes_out += lake.commit_parquet(
+                rel, upcast(table).replace_schema_metadata(schema.metadata), **writer_options()
+            )
+            outputs.append(rel)
+            rows_out += table.num_rows
+    except duckdb.Error as error:
+        raise StorageError(
+            f"cannot compact {lake.path(item.partition)}: {str(error).splitlines()[0]}; "
+            "the partition is unchanged, fix the cause and rerun 'tasqlake compact'"
+        ) from None
+    if not outputs:  # every input was empty: nothing to write, nothing to supersede
+        return 0
+    manifest = Manifest(item.partition, tuple(outputs), tuple(sizes), now, rows_in, rows_out)
+    write_manifest(lake, manifest)
+    follow_compaction(lake, manifest)
+    report.partitions.append(item.partition)
+    report.files_in += len(item.live)
+    report.rows_in += rows_in
+    report.rows_out += rows_out
+    report.bytes_in += sum(s.size for s in sizes)
+    report.pending_files += len(sizes)
+    return rows_out
+
+
+ROWS_PER_BATCH = 122_880
+#: The relation the task snapshot of a compaction is computed over (a temporary view).
+_SNAPSHOT_INPUT = "compaction_input"
+
+
+def write_task_snapshot(
+    lake: Lake, con: duckdb.DuckDBPyConnection, uris: list[str], relpath: str
+) -> int:
+    """Commit the task snapshot (per-task partials, schemas/sql/task_partials_of.sql) of the
+    event files ``uris`` at ``relpath``; returns its size."""
+    con.read_parquet(uris, union_by_name=True, hive_partitioning=False).to_view(_SNAPSHOT_INPUT)
+    table = con.sql(
+        f"FROM task_partials_of('{_SNAPSHOT_INPUT}') ORDER BY first_seen_at, task_id"
+    ).to_arrow_table()
+    return lake.commit_parquet(relpath, table, **snapshot_writer_options(table.schema))
+
+
+def _chunks(reader: pa.RecordBatchReader, max_rows: int) -> Iterator[pa.Table]:
+    """The reader's rows in tables of at most ``max_rows`` rows."""
+    batches: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in reader:
+        if rows + batch.num_rows > max_rows and batches:
+            yield pa.Table.from_batches(batches)
+            batches, rows = [], 0
+        batches.append(batch)
+        rows += batch.num_rows
+    if batches:
+        yield pa.Table.from_batches(batches)
+
+
+def _uris(lake: Lake, files: Iterable[str]) -> list[str]:
+    return [lake.uri(f) for f in files]
+
+
+def _inspect(lake: Lake, files: Iterable[str]) -> tuple[int, dict[bytes, bytes]]:
+    """Rows in the inputs, and their redaction policy to record on the output (several: all of
+    them, joined with ';')."""
+    policies: list[str] = []
+    rows = 0
+    for rel in files:
+        try:
+            footer = pq.read_metadata(lake.path(rel))
+            meta = footer.schema.to_arrow_schema().metadata or {}
+            rows += footer.num_rows
+        except (OSError, pa.ArrowInvalid) as error:
+            raise StorageError(
+                f"cannot read {lake.path(rel)} to compact it: {error}; move the file out of the "
+                "lake (it is unreadable to every query too) and rerun 'tasqlake compact'"
+            ) from None
+        policy = meta.get(METADATA_KEY)
+        if policy is not None and policy.decode() not in policies:
+            policies.append(policy.decode())
+    return rows, ({METADATA_KEY: "; ".join(policies).encode()} if policies else {})
+
+
+class _merger:
+    """A private in-memory DuckDB connection that spills to a temporary directory."""
+
+    def __init__(self, memory_limit: str) -> None:
+        self.memory_limit = memory_limit
+        self._tmp = tempfile.TemporaryDirectory(prefix="tasqlake-compact-")
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def __enter__(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(config={"memory_limit": self.memory_limit})
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"SET temp_directory = '{self._tmp.name}'")
+        con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")  # the CLI draws its own
+        for ddl in macros():
+            con.execute(ddl)
+        self._con = con
+        return con
+
+    def __exit__(self, *exc: object) -> None:
+        if self._con is not None:
+            self._con.close()
+        self._tmp.cleanup()

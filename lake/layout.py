@@ -1,0 +1,80 @@
+"""Where everything lives in a lake: every directory and file-name pattern, named once.
+
+::
+
+    LAKE/
+      events/date=D/hour=HH/<ingester_id>-<first>-<end>.parquet   stored events, by event time (UTC)
+      events/date=D/hour=HH/snapshotted-G-T[-NNN].parquet          compacted, covered by a task snapshot
+      task_snapshots/date=D/hour=HH/snapshot-G-T.parquet           per-task partials of a compacted hour
+      quarantine/date=D/hour=HH/….parquet                          payloads that could not be stored
+      gaps/date=D/hour=HH/….parquet                                windows an ingester was not subscribed
+      compaction/superseded/date=D/hour=HH/….json                  files superseded by compaction
+      requeued/<run>.parquet, requeued/<run>.done                  the requeue ledger
+      snapshots/b=…/                                               cumulative snapshot (prototype)
+      wal/                                                         a local ingester's write-ahead log
+
+Task snapshots: compaction writes one *task snapshot* per compaction of a closed hour
+partition, holding one row per task with the partial aggregates of that partition's events
+(``schemas/sql/task_partials_of.sql``). The compacted event files it covers are named
+``snapshotted-<generation>-<token>[-NNN].parquet``. The ``task_state`` view merges these rows
+with the same partials computed over the event files no snapshot covers; because every aggregate
+is a min, a max or an arg_max that carries its key, the merge equals one pass over all the events
+(duplicates included).
+
+Invariants the compaction keeps and the views rely on:
+
+* a ``snapshotted-G-T`` event file exists only after ``snapshot-G-T`` was committed (the snapshot
+  is written first), so a view can skip every ``snapshotted-`` file of a partition whose hour
+  ended at or before its horizon and read the snapshots instead;
+* a snapshot whose event files were superseded is deleted with them, after the grace period;
+  until then it is harmless: its rows repeat events the newer snapshot also covers, and the merge
+  is duplicate-insensitive.
+"""
+
+from __future__ import annotations
+
+import re
+#: Stored events, Hive-partitioned by event time: ``events/date=D/hour=HH/``.
+EVENTS_DIR = "events"
+#: Payloads that could not be stored, raw, partitioned by receive time.
+QUARANTINE_DIR = "quarantine"
+#: Windows in which an ingester was not subscribed.
+GAPS_DIR = "gaps"
+#: Per-task partials of compacted hours (Hive-partitioned like events/).
+TASK_SNAPSHOTS_DIR = "task_snapshots"
+#: The cumulative snapshot of the compaction prototype.
+SNAPSHOTS_DIR = "snapshots"
+#: One JSON manifest per compaction of a partition: what it superseded, and when.
+MANIFEST_DIR = "compaction/superseded"
+#: The requeue ledger: which quarantined rows a requeue run stored.
+REQUEUED_DIR = "requeued"
+#: The write-ahead log of an ingester whose WAL directory is not given (a local lake only).
+WAL_DIR = "wal"
+#: The directories partitioned by ``date=D/hour=HH`` that retention prunes, derived data first.
+PARTITIONED_DIRS = (TASK_SNAPSHOTS_DIR, EVENTS_DIR, QUARANTINE_DIR, GAPS_DIR)
+#: Prefix of compacted event files covered by a task snapshot (the views skip them by name).
+SNAPSHOTTED_PREFIX = "snapshotted-"
+SNAPSHOT_PREFIX = "snapshot-"
+
+_SNAPSHOTTED = re.compile(r"^snapshotted-(\d{6})-([0-9a-f]{8})(?:-\d{3})?\.parquet$")
+
+def snapshotted_name(generation: int, token: str, part: int = 0) -> str:
+    """The name of a compacted event file covered by the snapshot ``generation``/``token``."""
+    suffix = f"-{part:03d}" if part else ""
+    return f"{SNAPSHOTTED_PREFIX}{generation:06d}-{token}{suffix}.parquet"
+
+
+def snapshot_path(partition: str, generation: int, token: str) -> str:
+    """``task_snapshots/date=…/hour=…/snapshot-G-T.parquet`` for ``events/date=…/hour=…``."""
+    _, _, hive = partition.partition("/")
+    return f"{TASK_SNAPSHOTS_DIR}/{hive}/{SNAPSHOT_PREFIX}{generation:06d}-{token}.parquet"
+
+
+def snapshot_of(event_file: str) -> str | None:
+    """The snapshot covering the event file ``events/date=…/hour=…/snapshotted-G-T….parquet``,
+    None when the file is not a snapshotted one."""
+    directory, _, name = event_file.rpartition("/")
+    match = _SNAPSHOTTED.match(name)
+    if match is None:
+        return None
+    return snapshot_path(directory, int(match.group(1)), match.group(2))
