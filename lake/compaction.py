@@ -73,7 +73,6 @@ from tasqlake.lake.compaction_manifest import (
     superseded_paths,
     write_manifest,
 )
-from tasqlake.lake.compaction_snapshot import follow_compaction
 from tasqlake.lake.retention import partition_end
 from tasqlake.schemas.errors import StorageError
 from tasqlake.schemas.redaction import METADATA_KEY
@@ -248,7 +247,6 @@ def compact_partition(
         return 0
     manifest = Manifest(item.partition, tuple(outputs), tuple(sizes), now, rows_in, rows_out)
     write_manifest(lake, manifest)
-    follow_compaction(lake, manifest)
     report.partitions.append(item.partition)
     report.files_in += len(item.live)
     report.rows_in += rows_in

@@ -10,7 +10,6 @@
       gaps/date=D/hour=HH/….parquet                                windows an ingester was not subscribed
       compaction/superseded/date=D/hour=HH/….json                  files superseded by compaction
       requeued/<run>.parquet, requeued/<run>.done                  the requeue ledger
-      snapshots/b=…/                                               cumulative snapshot (prototype)
       wal/                                                         a local ingester's write-ahead log
 
 Task snapshots: compaction writes one *task snapshot* per compaction of a closed hour
@@ -42,8 +41,6 @@ QUARANTINE_DIR = "quarantine"
 GAPS_DIR = "gaps"
 #: Per-task partials of compacted hours (Hive-partitioned like events/).
 TASK_SNAPSHOTS_DIR = "task_snapshots"
-#: The cumulative snapshot of the compaction prototype.
-SNAPSHOTS_DIR = "snapshots"
 #: One JSON manifest per compaction of a partition: what it superseded, and when.
 MANIFEST_DIR = "compaction/superseded"
 #: The requeue ledger: which quarantined rows a requeue run stored.

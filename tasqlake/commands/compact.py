@@ -9,10 +9,8 @@ from datetime import UTC, datetime, timedelta
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tasqlake import queries
 from tasqlake.commands import _options
 from tasqlake.lake.compaction import DEFAULT_GRACE, DEFAULT_OLDER_THAN, compact, plan
-from tasqlake.lake.compaction_snapshot import refresh_snapshot
 from tasqlake.lake.storage import Lake
 from tasqlake.schemas.settings import Settings
 from tasqlake.timeparse import parse_duration
@@ -56,12 +54,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--memory-limit", metavar="SIZE", default="1GB", help="DuckDB memory limit (default 1GB)"
     )
-    parser.add_argument(
-        "--snapshot",
-        action="store_true",
-        help="also write the cumulative snapshot at the last closed hour boundary (prototype: "
-        "the views do not read it yet)",
-    )
     _options.add_lake(parser)
     parser.set_defaults(run=run)
 
@@ -98,11 +90,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
     for partition in report.partitions:
         print(f"compacted {partition}")
-    if args.snapshot:
-        with queries.connect(lake) as con:
-            built = refresh_snapshot(lake, con, now - older_than)
-        if built is not None:
-            print(f"snapshot {built.directory} ({len(built.sources)} files)")
     ratio = f", {report.bytes_out / report.rows_out:.1f} bytes/event" if report.rows_out else ""
     print(
         f"compacted {len(report.partitions)} partitions: {report.files_in} files, "
