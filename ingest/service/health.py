@@ -11,12 +11,9 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tasqlake.ingest.wal.state import WalState
-
-if TYPE_CHECKING:
-    from tasqlake.ingest.service.ingest_service import IngestService
+from tasqlake.ingest.service.observed import ObservedIngester
 
 
 @dataclass(frozen=True)
@@ -34,30 +31,11 @@ class Health:
         return json.dumps({**body, **self.details}).encode()
 
 
-def unsubscribed_seconds(service: IngestService, now: float | None = None) -> float:
-    """Seconds since this ingester was last subscribed (0 while subscribed); before the first
-    subscription, seconds since the service started."""
-    now = time.monotonic() if now is None else now
-    receiver = service.receiver
-    since = service.started if receiver is None else receiver.unsubscribed_since
-    return 0.0 if since is None else max(now - since, 0.0)
-
-
-def wal_pending_bytes(service: IngestService) -> int:
-    """Bytes appended to the write-ahead log and not yet committed to the lake."""
-    writer = service.writer
-    if writer is None:
-        return 0
-    committed = WalState(writer.directory).committed()
-    return max(writer.offset - committed, 0) if committed is not None else 0
-
-
-def evaluate(service: IngestService, unhealthy_after: float, now: float | None = None) -> Health:
+def evaluate(service: ObservedIngester, unhealthy_after: float, now: float | None = None) -> Health:
     counters = service.counters
-    unsubscribed = unsubscribed_seconds(service, now)
+    unsubscribed = service.unsubscribed_seconds(now)
     failing = counters.get("commit_failing")
     last_commit_us = counters.get("last_commit_us")
-    runner = service.runner
     reasons = []
     if unsubscribed > unhealthy_after:
         reasons.append(
@@ -66,7 +44,7 @@ def evaluate(service: IngestService, unhealthy_after: float, now: float | None =
         )
     if failing:
         reasons.append(f"committing to the lake fails ({failing} attempts in a row; see the log)")
-    if runner is not None and not runner.alive():
+    if not service.processor_running():
         reasons.append("the ingest processor is not running")
     details = {
         "ingester_id": service.ingester_id,
@@ -76,6 +54,6 @@ def evaluate(service: IngestService, unhealthy_after: float, now: float | None =
         "last_commit_age_seconds": (
             round(time.time() - last_commit_us / 1e6, 3) if last_commit_us else None
         ),
-        "wal_pending_bytes": wal_pending_bytes(service),
+        "wal_pending_bytes": service.wal_pending_bytes(),
     }
     return Health(not reasons, reasons, details)

@@ -54,8 +54,7 @@ class IngestService:
         self._stop = threading.Event()
         self._processor_in_process = processor_in_process
         self.started = time.monotonic()
-        # what the metrics server looks at while running (tasqlake.ingest.service.metrics,
-        # tasqlake.ingest.service.health)
+        # set while running; health and metrics read them through the methods below
         self.receiver: Receiver | None = None
         self.writer: WalWriter | None = None
         self.runner: ProcessorRunner | None = None
@@ -66,6 +65,21 @@ class IngestService:
 
     def stop(self) -> None:
         self._stop.set()
+
+    # ObservedIngester (tasqlake.ingest.service.observed): what /metrics and /healthz read.
+    def unsubscribed_seconds(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        since = self.started if self.receiver is None else self.receiver.unsubscribed_since
+        return 0.0 if since is None else max(now - since, 0.0)
+
+    def wal_pending_bytes(self) -> int:
+        if self.writer is None:
+            return 0
+        committed = WalState(self.writer.directory).committed()
+        return max(self.writer.offset - committed, 0) if committed is not None else 0
+
+    def processor_running(self) -> bool:
+        return self.runner is not None and self.runner.alive()
 
     def run(self) -> int:
         started_us = now_us()

@@ -16,7 +16,6 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
@@ -30,11 +29,9 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from tasqlake.ingest.service import health
+from tasqlake.ingest.service.observed import ObservedIngester
 from tasqlake.ingest.service.shared_histogram import HistogramSnapshot
 from tasqlake.schemas.errors import ConfigError
-
-if TYPE_CHECKING:
-    from tasqlake.ingest.service.ingest_service import IngestService
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +59,9 @@ def _histogram(name: str, doc: str, snap: HistogramSnapshot) -> HistogramMetricF
 
 
 class IngestCollector(Collector):
-    """The metrics of one :class:`~tasqlake.ingest.service.ingest_service.IngestService`, read at
-    scrape time."""
+    """The metrics of one running ingester, read at scrape time."""
 
-    def __init__(self, service: IngestService) -> None:
+    def __init__(self, service: ObservedIngester) -> None:
         self.service = service
 
     def collect(self) -> Iterator[Metric]:
@@ -82,7 +78,7 @@ class IngestCollector(Collector):
             "Seconds without a subscription, over the gaps closed so far (start-up included).",
             value=snap["gap_us"] / 1e6,
         )
-        unsubscribed = health.unsubscribed_seconds(service)
+        unsubscribed = service.unsubscribed_seconds()
         yield GaugeMetricFamily(
             f"{PREFIX}_subscribed",
             "1 while subscribed to every channel, else 0.",
@@ -96,7 +92,7 @@ class IngestCollector(Collector):
         yield GaugeMetricFamily(
             f"{PREFIX}_wal_pending_bytes",
             "Bytes in the write-ahead log not yet committed to the lake.",
-            value=health.wal_pending_bytes(service),
+            value=service.wal_pending_bytes(),
         )
         yield GaugeMetricFamily(
             f"{PREFIX}_commit_failing",
@@ -108,11 +104,10 @@ class IngestCollector(Collector):
             "Unix time of the last successful commit (0: none yet).",
             value=snap["last_commit_us"] / 1e6,
         )
-        runner = service.runner
         yield GaugeMetricFamily(
             f"{PREFIX}_processor_up",
             "1 while the processor (WAL to lake) is running.",
-            value=1.0 if runner is not None and runner.alive() else 0.0,
+            value=1.0 if service.processor_running() else 0.0,
         )
         yield _histogram(
             f"{PREFIX}_commit_duration_seconds",
@@ -164,7 +159,7 @@ class MetricsServer(ThreadingHTTPServer):
 
     def __init__(
         self,
-        service: IngestService,
+        service: ObservedIngester,
         bind: str,
         port: int,
         unhealthy_after: float,
