@@ -19,11 +19,14 @@ from itertools import count
 from math import exp, log
 from typing import Any
 
-from tasqlake.simulator import workers as workers_mod
+from tasqlake.simulator.catalog import HOST_PREFIXES
 from tasqlake.simulator.entities import (
     CANCEL,
+    CRASH,
     END,
+    HEARTBEAT,
     INF,
+    ONLINE,
     READY,
     STOP,
     GroundTruth,
@@ -32,12 +35,18 @@ from tasqlake.simulator.entities import (
     task_truth,
     worker_truth,
 )
-from tasqlake.simulator.events import Emitter
+from tasqlake.simulator.events import SHUTDOWN_S, Emitter
 from tasqlake.simulator.failures import TIMEOUT
 from tasqlake.simulator.plan import make_plan
 from tasqlake.simulator.spec import SimulationSpec
-from tasqlake.simulator.wire import task_id
+from tasqlake.simulator.wire import task_id, worker_id
 
+#: Heartbeat loop drift per beat: ``sleep(freq)`` then an awaited publish.
+BEAT_DRIFT_S = (0.0002, 0.002)
+#: A stopped or crashed worker's replacement starts this many seconds later.
+REPLACE_AFTER_S = (2.0, 15.0)
+#: Worker processes per host.
+PER_HOST = 3
 #: An idle worker sleeps this long between empty polls of its queues (``Worker._run``).
 POLL_S = 0.1
 #: One Redis round trip (LMOVE) of a busy worker fetching its next task.
@@ -71,7 +80,7 @@ class Simulation:
         self.last_emit_at = 0.0
         self._ran = False
         self.hosts: list[str] = []
-        workers_mod.plan_workers(self)
+        self._plan_workers()
 
     # -- scheduling -------------------------------------------------------------------------
     def at(self, t: float, kind: int, obj: object) -> None:
@@ -133,16 +142,141 @@ class Simulation:
         )
 
     def _handlers(self) -> list[Callable[[float, Any], None]]:
-        w = workers_mod
         return [
             self._end,
             self._ready,
-            lambda now, obj: w.heartbeat(self, now, obj),
-            lambda now, obj: w.online(self, now, obj),
-            lambda now, obj: w.stop(self, now, obj),
-            lambda now, obj: w.crash(self, now, obj),
+            self._heartbeat,
+            self._online,
+            self._stop_worker,
+            self._crash,
             self._cancel,
         ]
+
+    # -- workers: the initial pool, late joiners and replacements, heartbeats, graceful stops
+    # (``worker_offline`` once in-flight tasks finish) and crashes (silence) --------------------
+    def _plan_workers(self) -> None:
+        """Create the initial pool (online within the first seconds) and the late joiners."""
+        spec, plan, rng = self.spec, self.plan, self.rng
+        ramp = min(2.0, spec.duration * 0.05)
+        for role, n in enumerate(plan.role_workers):
+            for _ in range(n):
+                self._new_worker(role, rng.uniform(0.0, ramp))
+        for _ in range(spec.late_workers):
+            self._new_worker(rng.randrange(len(plan.roles)), rng.uniform(0.3, 0.7) * spec.duration)
+
+    def _new_worker(self, role: int, at: float) -> Worker:
+        spec, plan, rng = self.spec, self.plan, self.rng
+        queue_names = list(plan.roles[role])
+        w = Worker(
+            worker_id(rng),
+            self._hostname(),
+            role,
+            tuple(plan.queue_index[q] for q in queue_names),
+            queue_names,
+            plan.role_concurrency[role],
+            float(spec.heartbeat_freq),
+            self.emit.skew(spec.max_clock_skew),
+        )
+        w.online_at = at
+        u = rng.random()
+        if u < spec.stop_probability + spec.crash_probability:
+            when = rng.uniform(at + 0.2 * (spec.duration - at), spec.duration * 0.9)
+            if when > at:
+                if u < spec.stop_probability:
+                    w.stop_at = when
+                    self.at(when, STOP, w)
+                else:
+                    w.crash_at = when
+                    self.at(when, CRASH, w)
+        self.workers.append(w)
+        self.at(at, ONLINE, w)
+        return w
+
+    def _hostname(self) -> str:
+        hosts = self.hosts
+        rng = self.rng
+        if hosts and rng.random() < 1.0 - 1.0 / PER_HOST:
+            return hosts[rng.randrange(len(hosts))]
+        pattern = HOST_PREFIXES[len(hosts) % len(HOST_PREFIXES)]
+        name = pattern.format(
+            a=rng.randrange(0, 8),
+            b=rng.randrange(2, 250),
+            n=len(hosts) + 1,
+            h=f"{rng.getrandbits(36):09x}",
+            p="".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5)),
+        )
+        hosts.append(name)
+        return name
+
+    def _online(self, now: float, w: Worker) -> None:
+        w.alive = w.accepting = True
+        w.fate = "running"
+        for q in w.queues:
+            self.consumers[q] += 1
+        self.emit.online(now, w)
+        self.at(now + w.freq + self.rng.uniform(*BEAT_DRIFT_S), HEARTBEAT, w)
+        self.pull(w, now + 0.001)  # backlog first, then idle-wait on its queues
+
+    def _heartbeat(self, now: float, w: Worker) -> None:
+        if not w.accepting:  # the heartbeat task is cancelled at shutdown
+            return
+        self.emit.heartbeat(now, w)
+        self.at(now + w.freq + self.rng.uniform(*BEAT_DRIFT_S), HEARTBEAT, w)
+
+    def _stop_worker(self, now: float, w: Worker) -> None:
+        """SIGTERM: stop fetching, let in-flight tasks finish, then ``worker_offline``."""
+        if not w.accepting:
+            return
+        w.accepting = False
+        w.stop_at = min(w.stop_at, now)
+        for q in w.queues:
+            self.consumers[q] -= 1
+        if w.running == 0:
+            self._offline(w, now)
+        self._replace_worker(w, now)
+
+    def _crash(self, now: float, w: Worker) -> None:
+        """Killed: no offline, no heartbeats, in-flight tasks never report."""
+        if not w.alive:
+            return
+        if w.accepting:
+            for q in w.queues:
+                self.consumers[q] -= 1
+        self.inflight -= w.running
+        w.alive = w.accepting = False
+        w.fate = "crashed"
+        w.ended_at = now
+        self._replace_worker(w, now)
+
+    def _task_done(self, w: Worker, task: Task, now: float) -> None:
+        """An attempt of ``task`` on ``w`` has ended (event already emitted)."""
+        w.running -= 1
+        if w.blocked:  # asyncio.wait(FIRST_COMPLETED) returns: self._tasks = pending (a new set)
+            w.blocked = False
+            w.gen += 1
+            w.stale = 0
+        elif task.gen != w.gen:
+            w.stale += 1  # its done callback discards it from an older set: it lingers
+            if w.running + w.stale >= w.concurrency:
+                w.gen += 1
+                w.stale = 0
+        if w.accepting:
+            self.pull(w, now)
+        elif w.running == 0:
+            self._offline(w, now)
+
+    def _offline(self, w: Worker, now: float) -> None:
+        t = now + self.rng.uniform(*SHUTDOWN_S)
+        w.alive = False
+        w.fate = "stopped"
+        w.ended_at = t
+        self.emit.offline(t, w)
+
+    def _replace_worker(self, w: Worker, now: float) -> None:
+        spec = self.spec
+        at = now + self.rng.uniform(*REPLACE_AFTER_S)
+        if spec.replace_workers and at < spec.duration:
+            self._new_worker(w.role, at)
 
     # -- tasks ------------------------------------------------------------------------------
     def _arrive(self, now: float) -> None:
@@ -264,7 +398,7 @@ class Simulation:
             task.status = "failed"
             w.processed += 1
             self.emit.failed(now, task, w)
-        workers_mod.task_done(self, w, task, now)
+        self._task_done(w, task, now)
         if self.draining and self.inflight == 0:
             self._check_quiescent(now)
 
