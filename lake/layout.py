@@ -47,7 +47,9 @@ MANIFEST_DIR = "compaction/superseded"
 REQUEUED_DIR = "requeued"
 #: The write-ahead log of an ingester whose WAL directory is not given (a local lake only).
 WAL_DIR = "wal"
-#: The directories partitioned by ``date=D/hour=HH`` that retention prunes, derived data first.
+#: The directories partitioned by ``date=D/hour=HH`` that retention prunes. Task snapshots go
+#: first: a crash half-way must not leave a snapshot whose events are gone (the views would still
+#: count them).
 PARTITIONED_DIRS = (TASK_SNAPSHOTS_DIR, EVENTS_DIR, QUARANTINE_DIR, GAPS_DIR)
 #: Prefix of compacted event files covered by a task snapshot (the views skip them by name).
 SNAPSHOTTED_PREFIX = "snapshotted-"

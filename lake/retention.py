@@ -15,9 +15,6 @@ from datetime import UTC, datetime, timedelta
 
 from tasqlake.lake.storage import Lake
 
-#: Lake directories whose Hive partitions retention applies to. Task snapshots go first: a crash
-#: half-way must not leave a snapshot whose events are gone (the views would still count them).
-
 
 @dataclass
 class PruneReport:

@@ -168,7 +168,7 @@ class Lake:
                 sink.flush()
                 os.fsync(sink.fileno())
             os.replace(tmp, target)
-            _fsync_dir(directory)
+            fsync_directory(directory)
             return target.stat().st_size
         except OSError as error:
             raise StorageError(f"cannot commit {target}: {describe_os_error(error)}") from error
@@ -189,7 +189,7 @@ class Lake:
                 sink.flush()
                 os.fsync(sink.fileno())
             os.replace(tmp, target)
-            _fsync_dir(directory)
+            fsync_directory(directory)
         except OSError as error:
             raise StorageError(f"cannot commit {target}: {describe_os_error(error)}") from error
         finally:
@@ -237,7 +237,8 @@ def _restricted_opener(path: str, flags: int) -> int:
     return os.open(path, flags, FILE_MODE)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or a new file in ``directory`` durable (fsync the directory itself)."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from tasqlake.ingest.wal.format import encode_header, segment_name
-from tasqlake.lake.storage import describe_os_error
+from tasqlake.lake.storage import describe_os_error, fsync_directory
 from tasqlake.schemas.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class WalWriter:
         path = self.directory / segment_name(start)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, _FILE_MODE)
-            _fsync_directory(self.directory)
+            fsync_directory(self.directory)
         except OSError as error:
             raise StorageError(
                 f"cannot create write-ahead log segment {path}: {describe_os_error(error)}"
@@ -125,11 +125,3 @@ class WalSyncer:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             self._writer.sync()
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
