@@ -73,6 +73,12 @@ def _content(lake: Lake, files: list[str] | None = None) -> pa.Table:
     ).to_arrow_table()
 
 
+def _compact_cli(lake: Lake, *args: str) -> subprocess.CompletedProcess[str]:
+    """``tasqlake compact --lake LAKE ARGS…`` as a user runs it (a real process, real clock)."""
+    command = [sys.executable, "-m", "tasqlake", "compact", "--lake", str(lake.root), *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
 def _live(lake: Lake) -> list[str]:
     dead = {p for _, m in load_manifests(lake) for p in m.superseded_paths}
     return [f for f in lake.list_files("events") if f not in dead]
@@ -199,12 +205,7 @@ def test_zero_grace_deletes_superseded_files_in_the_same_run(lake: Lake) -> None
 
 
 def test_compact_command_takes_a_grace_of_zero(lake: Lake) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "tasqlake", "compact", "--lake", str(lake.root), "--grace", "0s"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = _compact_cli(lake, "--grace", "0s")
     assert result.returncode == 0, result.stderr
     deleted = re.search(
         r"deleted (\d+) superseded files, 0 waiting for the 0s grace period", result.stderr
@@ -330,28 +331,13 @@ def test_unreadable_input_names_the_file(lake: Lake) -> None:
 
 
 def test_compact_command(lake: Lake) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "tasqlake", "compact", "--lake", str(lake.root)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = _compact_cli(lake)
     assert result.returncode == 0, result.stderr
     assert "compacted events/date=2026-11-02/hour=08" in result.stdout
     assert "300 duplicates removed" in result.stderr
     assert "\x1b[" not in result.stderr  # no progress bar when piped
-    again = subprocess.run(
-        [sys.executable, "-m", "tasqlake", "compact", "--lake", str(lake.root)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    again = _compact_cli(lake)
     assert again.returncode == 0, again.stderr
     assert "compacted 0 partitions" in again.stderr  # idempotent
-    wrong = subprocess.run(
-        [sys.executable, "-m", "tasqlake", "compact", "--lake", str(lake.root), "--grace", "x"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    wrong = _compact_cli(lake, "--grace", "x")
     assert wrong.returncode == 2 and "--grace" in wrong.stderr
