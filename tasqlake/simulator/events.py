@@ -63,66 +63,52 @@ class Emitter:
         return t + AWAITED_S[0] - AWAITED_S[1] * log(1.0 - self.rng.random())
 
     # -- task events ------------------------------------------------------------------------
+    def _task_event(
+        self,
+        event_type: str,
+        task: Task,
+        worker_id: str,
+        stamped_at: float,
+        attempt: int,
+        duration_ms: int | None = None,
+        error: str | None = None,
+        traceback: str | None = None,
+    ) -> bytes:
+        """One task event's payload, stamped ``stamped_at`` by its sender's clock."""
+        ttype = task.type
+        return encode(
+            TaskWire(
+                event_type,
+                task.id,
+                ttype.name,
+                ttype.queue,
+                worker_id,
+                self.iso(stamped_at),
+                attempt,
+                duration_ms,
+                None,  # result: not recorded by the model
+                error,
+                traceback,
+            )
+        )
+
     def enqueued(self, pushed_at: float, task: Task) -> None:
         random = self.rng.random
         skews = self.dispatcher_skews
         t = pushed_at + 0.0001 - 0.0008 * log(1.0 - random())  # the push's reply arrives
         skew = skews[int(random() * len(skews))]
-        ttype = task.type
-        payload = encode(
-            TaskWire(
-                "task_enqueued",
-                task.id,
-                ttype.name,
-                ttype.queue,
-                "dispatcher",
-                self.iso(t + skew),
-                1,
-                None,
-                None,
-                None,
-                None,
-            )
-        )
+        payload = self._task_event("task_enqueued", task, "dispatcher", t + skew, 1)
         self._push(self._awaited(t), payload)
 
     def started(self, fetched_at: float, task: Task, w: Worker) -> None:
         t = fetched_at + DESERIALIZE_S
-        ttype = task.type
-        payload = encode(
-            TaskWire(
-                "task_started",
-                task.id,
-                ttype.name,
-                ttype.queue,
-                w.id,
-                self.iso(t + w.skew),
-                task.attempt,
-                None,
-                None,
-                None,
-                None,
-            )
-        )
+        payload = self._task_event("task_started", task, w.id, t + w.skew, task.attempt)
         self._push(self._nowait(t), payload)
 
     def completed(self, t: float, task: Task, w: Worker) -> None:
-        ttype = task.type
-        payload = encode(
-            TaskWire(
-                "task_completed",
-                task.id,
-                ttype.name,
-                ttype.queue,
-                w.id,
-                self.iso(t + w.skew),
-                1,
-                int((t - task.started_at) * 1000),
-                None,
-                None,
-                None,  # attempt: always 1
-            )
-        )
+        duration_ms = int((t - task.started_at) * 1000)
+        # attempt: always 1 on the wire
+        payload = self._task_event("task_completed", task, w.id, t + w.skew, 1, duration_ms)
         self._push(self._nowait(t), payload)
 
     def _error(self, task: Task) -> str:
@@ -133,21 +119,10 @@ class Emitter:
         return fail.message(self.rng)
 
     def reenqueued(self, t: float, task: Task, w: Worker) -> None:
-        ttype = task.type
-        payload = encode(
-            TaskWire(
-                "task_reenqueued",
-                task.id,
-                ttype.name,
-                ttype.queue,
-                w.id,
-                self.iso(t + w.skew),
-                task.attempt,
-                int((t - task.started_at) * 1000),
-                None,
-                self._error(task),
-                None,
-            )
+        duration_ms = int((t - task.started_at) * 1000)
+        error = self._error(task)
+        payload = self._task_event(
+            "task_reenqueued", task, w.id, t + w.skew, task.attempt, duration_ms, error
         )
         self._push(self._nowait(t), payload)
 
@@ -157,90 +132,58 @@ class Emitter:
         assert fail is not None
         message = self._error(task)
         tb = render_traceback(fail, message, ttype.execute_frame, ttype.timeout is not None)
-        payload = encode(
-            TaskWire(
-                "task_failed",
-                task.id,
-                ttype.name,
-                ttype.queue,
-                w.id,
-                self.iso(t + w.skew),
-                task.attempt,
-                int((t - task.started_at) * 1000),
-                None,
-                message,
-                tb,
-            )
+        duration_ms = int((t - task.started_at) * 1000)
+        payload = self._task_event(
+            "task_failed", task, w.id, t + w.skew, task.attempt, duration_ms, message, tb
         )
         self._push(self._nowait(t), payload)
 
     def cancelled(self, t: float, task: Task) -> None:
         """Not sent by AsyncTasQ 1.7.0; only with ``cancel_probability`` > 0."""
-        ttype = task.type
         skew = self.dispatcher_skews[0]
-        payload = encode(
-            TaskWire(
-                "task_cancelled",
-                task.id,
-                ttype.name,
-                ttype.queue,
-                "dispatcher",
-                self.iso(t + skew),
-                max(task.attempt, 1),
-                None,
-                None,
-                None,
-                None,
-            )
-        )
+        attempt = max(task.attempt, 1)
+        payload = self._task_event("task_cancelled", task, "dispatcher", t + skew, attempt)
         self._push(self._awaited(t), payload)
 
     # -- worker events ----------------------------------------------------------------------
-    def online(self, t: float, w: Worker) -> None:
+    def _worker_event(
+        self,
+        event_type: str,
+        t: float,
+        w: Worker,
+        freq: float,
+        active: int,
+        processed: int,
+        queues: list[str],
+        uptime_seconds: int | None,
+    ) -> None:
+        """Queue one worker event, stamped by the worker's clock and sent awaited."""
         payload = encode(
             WorkerWire(
-                "worker_online",
+                event_type,
                 w.id,
                 w.hostname,
                 self.iso(t + w.skew),
-                w.freq,
-                0,
-                0,
-                w.queue_names,
-                uptime_seconds=None,
+                freq,
+                active,
+                processed,
+                queues,
+                uptime_seconds=uptime_seconds,
             )
         )
         self._push(self._awaited(t), payload)
 
+    def online(self, t: float, w: Worker) -> None:
+        self._worker_event("worker_online", t, w, w.freq, 0, 0, w.queue_names, None)
+
     def heartbeat(self, t: float, w: Worker) -> None:
-        payload = encode(
-            WorkerWire(
-                "worker_heartbeat",
-                w.id,
-                w.hostname,
-                self.iso(t + w.skew),
-                w.freq,
-                w.running + w.stale,
-                w.processed,
-                w.queue_names,
-                uptime_seconds=int(t - w.online_at),
-            )
+        uptime = int(t - w.online_at)
+        active = w.running + w.stale
+        self._worker_event(
+            "worker_heartbeat", t, w, w.freq, active, w.processed, w.queue_names, uptime
         )
-        self._push(self._awaited(t), payload)
 
     def offline(self, t: float, w: Worker) -> None:
         """Sent as built by 1.7.0: default freq, no queues, active 0."""
-        payload = encode(
-            WorkerWire(
-                "worker_offline",
-                w.id,
-                w.hostname,
-                self.iso(t + w.skew),
-                60.0,
-                0,
-                w.processed,
-                [],
-                uptime_seconds=int(t - w.online_at),
-            )
-        )
-        self._push(self._awaited(t), payload)
+        uptime = int(t - w.online_at)
+        self._worker_event("worker_offline", t, w, 60.0, 0, w.processed, [], uptime)
