@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -88,10 +89,15 @@ def test_the_shared_algebra_mentions_nothing_of_the_catalogue() -> None:
 def test_installed_everything_is_under_the_tasqlake_namespace(tmp_path: Path) -> None:
     """The wheel puts nothing in site-packages but ``tasqlake/`` (no generic ``schemas``,
     ``ingest``, ``queries`` that would collide with other distributions)."""
+    source = tmp_path / "source"  # a copy: building in place would leave build/ in the tree
+    for part in ("schemas", "lake", "ingest", "queries", "tasqlake"):
+        shutil.copytree(ROOT / part, source / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     subprocess.run(
         [
             *(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"),
-            *("--disable-pip-version-check", "-w", str(tmp_path), str(ROOT)),
+            *("--disable-pip-version-check", "-w", str(tmp_path), str(source)),
         ],
         check=True,
         capture_output=True,

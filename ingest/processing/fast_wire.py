@@ -2,8 +2,7 @@
 
 :class:`~tasqlake.schemas.wire.WirePayload` has every key of every event type, so a batch of them
 carries 18 columns per row, most of them unset. Here a msgspec tagged union decodes a task event
-into
-:class:`TaskWire` (the task keys only) and a worker event into :class:`WorkerWire`, so the
+into :class:`TaskWire` (the task keys only) and a worker event into :class:`WorkerWire`, so the
 column builder transposes about half as many fields, fills the other kind's columns with nulls
 in one go, and never scans for ``UNSET`` in task columns.
 
