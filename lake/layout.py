@@ -33,6 +33,7 @@ Invariants the compaction keeps and the views rely on:
 from __future__ import annotations
 
 import re
+
 #: Stored events, Hive-partitioned by event time: ``events/date=D/hour=HH/``.
 EVENTS_DIR = "events"
 #: Payloads that could not be stored, raw, partitioned by receive time.
@@ -56,6 +57,7 @@ SNAPSHOTTED_PREFIX = "snapshotted-"
 SNAPSHOT_PREFIX = "snapshot-"
 
 _SNAPSHOTTED = re.compile(r"^snapshotted-(\d{6})-([0-9a-f]{8})(?:-\d{3})?\.parquet$")
+
 
 def snapshotted_name(generation: int, token: str, part: int = 0) -> str:
     """The name of a compacted event file covered by the snapshot ``generation``/``token``."""
