@@ -3,14 +3,14 @@
 ::
 
     LAKE/
-      events/date=D/hour=HH/<ingester_id>-<first>-<end>.parquet   stored events, by event time (UTC)
-      events/date=D/hour=HH/snapshotted-G-T[-NNN].parquet          compacted, covered by a task snapshot
-      task_snapshots/date=D/hour=HH/snapshot-G-T.parquet           per-task partials of a compacted hour
+      events/date=D/hour=HH/<ingester_id>-<first>-<end>.parquet   stored events (event time, UTC)
+      events/date=D/hour=HH/snapshotted-G-T[-NNN].parquet          compacted, with a task snapshot
+      task_snapshots/date=D/hour=HH/snapshot-G-T.parquet           per-task partials of the hour
       quarantine/date=D/hour=HH/….parquet                          payloads that could not be stored
-      gaps/date=D/hour=HH/….parquet                                windows an ingester was not subscribed
+      gaps/date=D/hour=HH/….parquet                                windows not subscribed
       compaction/superseded/date=D/hour=HH/….json                  files superseded by compaction
       requeued/<run>.parquet, requeued/<run>.done                  the requeue ledger
-      wal/                                                         a local ingester's write-ahead log
+      wal/                                                         a local ingester's WAL
 
 Task snapshots: compaction writes one *task snapshot* per compaction of a closed hour
 partition, holding one row per task with the partial aggregates of that partition's events
