@@ -19,7 +19,7 @@ from typing import IO
 
 import redis
 
-from tasqlake.local_redis import find_redis_server
+from tasqlake.local_redis import find_redis_server, server_command
 
 
 class ProcessRegistry:
@@ -131,21 +131,7 @@ def start_private_redis(registry: ProcessRegistry, workdir: Path) -> tuple[str, 
     for _ in range(5):
         port = free_port()
         proc = registry.spawn(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(workdir),
-                "--protected-mode",
-                "no",
-            ],
+            server_command(binary, ["--port", str(port)], workdir, ["--protected-mode", "no"]),
             cwd=workdir,
             log_path=workdir / f"redis-{port}.log",
         )
