@@ -46,8 +46,6 @@ Guarantees, for readers that remove duplicates by ``event_id`` (the ``events`` v
 
 from __future__ import annotations
 
-from tasqlake.lake import layout
-
 import re
 import tempfile
 import uuid
@@ -59,6 +57,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tasqlake.lake import layout
 from tasqlake.lake.compaction_format import (
     MAX_ROWS_PER_FILE,
     MERGE_SQL,
@@ -74,12 +73,12 @@ from tasqlake.lake.compaction_manifest import (
     write_manifest,
 )
 from tasqlake.lake.compaction_snapshot import follow_compaction
+from tasqlake.lake.layout import snapshot_of, snapshot_path, snapshotted_name
 from tasqlake.lake.retention import partition_end
+from tasqlake.lake.storage import Lake
 from tasqlake.schemas.errors import StorageError
 from tasqlake.schemas.redaction import METADATA_KEY
-from tasqlake.lake.storage import Lake
 from tasqlake.schemas.stored import EVENT_SCHEMA, upcast
-from tasqlake.lake.layout import snapshot_of, snapshot_path, snapshotted_name
 from tasqlake.schemas.task_algebra import macros
 
 DEFAULT_OLDER_THAN = timedelta(hours=1)

@@ -121,4 +121,3 @@ def snapshot_writer_options(schema: pa.Schema) -> dict[str, object]:
         "column_encoding": encodings,
         "write_statistics": True,
     }
-

@@ -12,15 +12,14 @@ until ``superseded_at + grace``; a later run deletes it, then the manifest.
 
 from __future__ import annotations
 
-from tasqlake.lake import layout
-
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from tasqlake.schemas.errors import StorageError
+from tasqlake.lake import layout
 from tasqlake.lake.storage import Lake
+from tasqlake.schemas.errors import StorageError
 
 MANIFEST_VERSION = 1
 

@@ -2,16 +2,16 @@
 
 ::
 
-    LAKE/
-      events/date=D/hour=HH/<ingester_id>-<first>-<end>.parquet   stored events, by event time (UTC)
-      events/date=D/hour=HH/snapshotted-G-T[-NNN].parquet          compacted, covered by a task snapshot
-      task_snapshots/date=D/hour=HH/snapshot-G-T.parquet           per-task partials of a compacted hour
-      quarantine/date=D/hour=HH/….parquet                          payloads that could not be stored
-      gaps/date=D/hour=HH/….parquet                                windows an ingester was not subscribed
-      compaction/superseded/date=D/hour=HH/….json                  files superseded by compaction
-      requeued/<run>.parquet, requeued/<run>.done                  the requeue ledger
-      snapshots/b=…/                                               cumulative snapshot (prototype)
-      wal/                                                         a local ingester's write-ahead log
+  LAKE/
+    events/date=D/hour=HH/<ingester_id>-<first>-<end>.parquet  stored events, by event time (UTC)
+    events/date=D/hour=HH/snapshotted-G-T[-NNN].parquet        compacted, covered by a task snapshot
+    task_snapshots/date=D/hour=HH/snapshot-G-T.parquet         per-task partials of a compacted hour
+    quarantine/date=D/hour=HH/….parquet                        payloads that could not be stored
+    gaps/date=D/hour=HH/….parquet                              when an ingester was not subscribed
+    compaction/superseded/date=D/hour=HH/….json                files superseded by compaction
+    requeued/<run>.parquet, requeued/<run>.done                the requeue ledger
+    snapshots/b=…/                                             cumulative snapshot (prototype)
+    wal/                                                       a local ingester's write-ahead log
 
 Task snapshots: compaction writes one *task snapshot* per compaction of a closed hour
 partition, holding one row per task with the partial aggregates of that partition's events
@@ -34,6 +34,7 @@ Invariants the compaction keeps and the views rely on:
 from __future__ import annotations
 
 import re
+
 #: Stored events, Hive-partitioned by event time: ``events/date=D/hour=HH/``.
 EVENTS_DIR = "events"
 #: Payloads that could not be stored, raw, partitioned by receive time.
@@ -57,6 +58,7 @@ SNAPSHOTTED_PREFIX = "snapshotted-"
 SNAPSHOT_PREFIX = "snapshot-"
 
 _SNAPSHOTTED = re.compile(r"^snapshotted-(\d{6})-([0-9a-f]{8})(?:-\d{3})?\.parquet$")
+
 
 def snapshotted_name(generation: int, token: str, part: int = 0) -> str:
     """The name of a compacted event file covered by the snapshot ``generation``/``token``."""

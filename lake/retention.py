@@ -8,11 +8,10 @@ removed file may fail once with "file not found"; the query layer retries such a
 
 from __future__ import annotations
 
-from tasqlake.lake import layout
-
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from tasqlake.lake import layout
 from tasqlake.lake.storage import Lake
 
 #: Lake directories whose Hive partitions retention applies to. Task snapshots go first: a crash

@@ -12,8 +12,6 @@ globs ending in ``.parquet``) never see a partial file. Files are created withou
 
 from __future__ import annotations
 
-from tasqlake.lake import layout
-
 import contextlib
 import errno
 import os
@@ -23,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from tasqlake.lake import layout
 from tasqlake.schemas.errors import StorageError
 
 if TYPE_CHECKING:  # Arrow is loaded when a table is read or written, not to reach the lake
