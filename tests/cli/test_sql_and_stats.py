@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.cli.conftest import RunCli
+from tests.cli.helpers import RunCli
 
 pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
 

@@ -10,7 +10,6 @@ duplicated and dropped messages. For random instants T >= B the snapshot query m
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,8 +18,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo: tests.queries helpers
 
 from tasqlake import queries
 from tasqlake.lake.compaction import compact
@@ -32,7 +29,7 @@ from tasqlake.lake.compaction_snapshot import (
 )
 from tasqlake.lake.storage import Lake
 from tasqlake.schemas.errors import StorageError
-from tests.queries.conftest import write_events
+from tests.queries.helpers import write_events
 from tests.queries.history import generate, imperfect
 
 B = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)

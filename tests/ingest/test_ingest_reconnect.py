@@ -12,9 +12,16 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import Ingester, count_events, publish, query, simulated_payloads, wait_until
 
 from tasqlake.local_redis import find_redis_server, server_command
+from tests.ingest.helpers import (
+    Ingester,
+    count_events,
+    publish,
+    query,
+    simulated_payloads,
+    wait_until,
+)
 
 
 def free_port() -> int:

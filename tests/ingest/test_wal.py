@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
-from conftest import count_events, events_glob, query, simulated_payloads
 
 from tasqlake.ingest.processing import committer
 from tasqlake.ingest.processing.columnar import BatchBuilder
@@ -18,6 +17,7 @@ from tasqlake.ingest.wal.reader import WalReader, list_segments
 from tasqlake.ingest.wal.state import Intent, WalState
 from tasqlake.ingest.wal.writer import WalWriter
 from tasqlake.lake.storage import Lake
+from tests.ingest.helpers import count_events, events_glob, query, simulated_payloads
 
 ENCODE = msgspec.msgpack.Encoder().encode
 START = 10_000

@@ -32,7 +32,7 @@ from tasqlake import queries
 
 from . import tasqlake_checks as checks
 from .capture import read_stream
-from .conftest import IngestHooks, LiveRun, cli_env, tasqlake_argv
+from .live import IngestHooks, LiveRun, cli_env, tasqlake_argv
 from .procs import left_behind
 from .scenario import ScenarioEnv, ScenarioHooks, run_scenario
 

@@ -27,7 +27,7 @@ from tasqlake.ingest.processing.gaps import Gap, GapColumns
 from tasqlake.lake.storage import Lake
 from tests.queries import oracle
 from tests.queries.compare import assert_rows_equal, fetch
-from tests.queries.conftest import write_events
+from tests.queries.helpers import write_events
 from tests.queries.history import generate, imperfect, task_event
 from tests.queries.oracle import GapRecord
 from tests.queries.test_semantics import T0, at
@@ -265,8 +265,9 @@ def test_ingest_gaps_covered_and_complete_equal_the_oracle(
 def test_real_ingesters_record_what_ingest_gaps_reports(tmp_path: Path) -> None:
     """A starts (a gap: nobody else listens), restarts alone (a gap), B joins, A restarts
     again while B listens (no gap): ingest_gaps holds exactly A's first two records."""
-    redis = pytest.importorskip("redis")
-    from tests.ingest.conftest import REDIS_URL, Ingester
+    import redis
+
+    from tests.ingest.helpers import REDIS_URL, Ingester
 
     client = redis.Redis.from_url(REDIS_URL)
     try:
