@@ -31,6 +31,7 @@ from tests.queries.helpers import write_events
 from tests.queries.history import generate, imperfect, task_event
 from tests.queries.oracle import GapRecord
 from tests.queries.test_semantics import T0, at
+from tests.redis_needed import no_redis
 
 _SEQUENCE = itertools.count(1)
 
@@ -273,7 +274,7 @@ def test_real_ingesters_record_what_ingest_gaps_reports(tmp_path: Path) -> None:
     try:
         client.ping()
     except redis.exceptions.ConnectionError:
-        pytest.skip(f"no Redis at {REDIS_URL}")
+        no_redis(f"no Redis at {REDIS_URL}")
     lake_dir = tmp_path / "lake"
     channel = f"tasqlake-test:gaps-{next(_SEQUENCE)}-{id(tmp_path)}"
 
