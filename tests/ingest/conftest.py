@@ -40,6 +40,4 @@ def ingesters() -> Iterator[list[Ingester]]:
     started: list[Ingester] = []
     yield started
     for ingester in started:
-        if ingester.process is not None and ingester.process.poll() is None:
-            ingester.process.kill()
-            ingester.process.wait()
+        ingester.close()

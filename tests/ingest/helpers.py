@@ -99,6 +99,15 @@ class Ingester:
         self._log.close()
         return code
 
+    def close(self) -> None:
+        """Kill the process if it still runs; close its log (whether or not it was stopped)."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
 
 def publish(client: redis.Redis, channel: str, payloads: list[bytes]) -> None:
     pipe = client.pipeline(transaction=False)

@@ -225,7 +225,7 @@ def test_queue_name_with_colon(tmp_path: Path) -> None:
         run = _Run(env, settings, tmp_path / "journal.jsonl")
 
         async def go() -> tuple[list[str], dict[str, Any], dict[str, int]]:
-            with _client_config(settings, url) as dispatcher:
+            async with _client_config(settings, url) as dispatcher:
                 await _dispatch(run, dispatcher, "SendEmailTask", "mail:bulk", 2)
                 await _dispatch(run, dispatcher, "SendEmailTask", "mail", 1)
                 await dispatcher.driver.disconnect()
