@@ -12,7 +12,7 @@ import asyncio
 import os
 import re
 import threading
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import polars as pl
@@ -76,7 +76,8 @@ def frame(con: duckdb.DuckDBPyConnection, name_or_sql: str) -> pl.DataFrame:
     """A view (by name) or any query of ``con`` as a polars DataFrame."""
     sql, label = _sql_for(name_or_sql)
     try:
-        return con.sql(sql).pl()
+        # pl() is typed Any (it returns a LazyFrame when lazy=True); eager here
+        return cast(pl.DataFrame, con.sql(sql).pl())
     except duckdb.Error as error:
         raise QueryError(
             f"{label} failed: {_first_line(error)} (check the SQL, and that the lake's files "

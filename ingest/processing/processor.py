@@ -256,7 +256,7 @@ class Processor:
                 self._delete_segment(current, close_reader)
 
     def _delete_segment(self, start: int, close_reader: bool) -> None:
-        if close_reader and self.reader is not None and start <= self.reader.offset:
+        if close_reader and start <= self.reader.offset:
             self.reader.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.wal_dir / segment_name(start))

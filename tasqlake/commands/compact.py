@@ -26,7 +26,7 @@ def _text(duration: timedelta) -> str:
     return f"{seconds}s"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "compact",
         help="merge small files of closed partitions into large sorted files",

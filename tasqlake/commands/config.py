@@ -12,7 +12,7 @@ from tasqlake.output import write_result
 from tasqlake.schemas.settings import Settings, mask_url
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "config",
         help="print the effective settings and their sources",

@@ -11,7 +11,7 @@ from tasqlake.schemas.errors import TasqlakeError
 from tasqlake.schemas.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="run the end-to-end demo (simulated workload → ingest → lake → stats)",

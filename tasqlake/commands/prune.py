@@ -12,7 +12,7 @@ from tasqlake.schemas.settings import Settings
 from tasqlake.timeparse import parse_duration
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "prune",
         help="delete partitions older than the retention period",

@@ -20,7 +20,7 @@ from tasqlake.schemas.settings import Settings
 from tasqlake.timeparse import parse_instant
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "sql",
         help="run SQL over the lake (every view defined)",
@@ -57,7 +57,8 @@ def read_query(args: argparse.Namespace) -> str:
 def execute(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     """Run ``sql``; the last statement's rows as an Arrow table (empty if it returns none)."""
     try:
-        relation = con.sql(sql)
+        # None for a statement that returns no rows (the stubs say a relation always)
+        relation: duckdb.DuckDBPyRelation | None = con.sql(sql)
         return pa.table({}) if relation is None else relation.to_arrow_table()
     except duckdb.Error as error:
         message = str(error).splitlines()[0]

@@ -54,7 +54,7 @@ SECTIONS: tuple[Section, ...] = (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "stats",
         help="print queue, global and worker statistics, and the last hour's highlights",

@@ -12,7 +12,7 @@ from tasqlake.schemas.errors import ConfigError
 from tasqlake.schemas.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "views",
         help="list the views and macros you can query, with meaning and grain",

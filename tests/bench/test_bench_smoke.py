@@ -13,6 +13,7 @@ from bench.ingest_figures import drain_figures, freshness_figure, live_figures
 from bench.run import parse_size, prepare_lake
 from tasqlake.lake.storage import Lake
 from tasqlake.local_redis import find_redis_server
+from tests.redis_needed import no_redis
 
 
 def test_figure_ratio_target_and_table() -> None:
@@ -62,8 +63,9 @@ def test_datagen_and_query_figures_on_a_tiny_lake(tmp_path: Path) -> None:
     assert figure.ratio == pytest.approx(1.0) and figure.target == "ratio <= 1.2"
 
 
-@pytest.mark.skipif(find_redis_server() is None, reason="needs redis-server")
 def test_ingest_figures_on_tiny_sizes() -> None:
+    if find_redis_server() is None:
+        no_redis("needs redis-server")
     drain, rss = drain_figures(2_000)
     assert "stored 2,000/2,000" in drain.note and drain.baseline and rss.value > 0
     lost, dropped, omem = live_figures(20_000, 0.5)

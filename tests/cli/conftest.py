@@ -1,24 +1,14 @@
+"""Fixtures for the CLI tests (helpers in tests/cli/helpers.py)."""
+
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-TASQLAKE = [sys.executable, "-m", "tasqlake"]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The process environment without any TASQLAKE_/ASYNCTASQ_ variable, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TASQLAKE_", "ASYNCTASQ_"))}
-    env.update(extra)
-    return env
-
-
-RunCli = Callable[..., subprocess.CompletedProcess[str]]
+from tests.cli.helpers import TASQLAKE, RunCli, clean_env
 
 
 @pytest.fixture

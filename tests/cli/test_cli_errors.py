@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import RunCli, clean_env
+from tests.cli.helpers import RunCli, clean_env
 
 
 def _one_line_error(result, code: int, fragment: str) -> None:

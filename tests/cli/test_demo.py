@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.cli.conftest import RunCli, clean_env
+from tests.cli.helpers import RunCli, clean_env
 
 
 def test_demo_stores_every_published_event_and_prints_stats(

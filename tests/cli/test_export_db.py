@@ -18,7 +18,7 @@ from tasqlake.ingest.importer import import_files
 from tasqlake.lake.storage import Lake
 from tasqlake.simulator import SimulationSpec
 from tasqlake.simulator.publish import write_stream
-from tests.cli.conftest import RunCli
+from tests.cli.helpers import RunCli
 
 #: A short deployment with retries, failures, a crash and an unconsumed queue.
 SPEC = notebook_support.DEMO_SPEC.replace(duration=60.0, crash_probability=0.3)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.cli.conftest import RunCli
+from tests.cli.helpers import RunCli
 
 pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
 
@@ -188,7 +188,7 @@ def test_stats_watch_json_prints_one_document_per_refresh(lake: Path) -> None:
     import subprocess
     import sys
 
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -204,12 +204,12 @@ def test_stats_watch_json_prints_one_document_per_refresh(lake: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        lines = [process.stdout.readline() for _ in range(2)] if process.stdout else []
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    ) as process:  # closes the pipes
+        try:
+            lines = [process.stdout.readline() for _ in range(2)] if process.stdout else []
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
     assert [set(json.loads(line)) >= {"queues", "workers"} for line in lines] == [True, True]
     assert "\x1b" not in "".join(lines)
 

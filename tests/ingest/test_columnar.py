@@ -6,7 +6,6 @@ import time
 
 import msgspec
 import pyarrow as pa
-from conftest import simulated_payloads
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +20,7 @@ from tasqlake.schemas.redaction import (
     FieldAction,
     RedactionPolicy,
 )
+from tests.ingest.helpers import simulated_payloads
 
 REAL = simulated_payloads(seed=31, duration=2)
 NOW_US = time.time_ns() // 1000

@@ -16,7 +16,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import redis
-from conftest import (
+
+from tests.ingest.helpers import (
     Ingester,
     count_events,
     events_glob,

@@ -12,13 +12,20 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import Ingester, count_events, publish, query, simulated_payloads, wait_until
 
 from tasqlake import queries
 from tasqlake.lake.compaction import compact
 from tasqlake.lake.storage import Lake
 from tasqlake.queries.api import STORAGE_VIEWS, view_names
 from tasqlake.simulator import SimulationSpec, iter_events
+from tests.ingest.helpers import (
+    Ingester,
+    count_events,
+    publish,
+    query,
+    simulated_payloads,
+    wait_until,
+)
 
 pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
 

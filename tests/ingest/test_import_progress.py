@@ -7,12 +7,12 @@ import subprocess
 from pathlib import Path
 
 import msgspec
-from conftest import TASQLAKE, simulated_payloads
 
 from tasqlake.ingest.importer import import_files
 from tasqlake.lake.storage import Lake
 from tasqlake.schemas.streams import write_msgpack_stream
 from tests import terminal
+from tests.ingest.helpers import TASQLAKE, simulated_payloads
 
 
 def files(tmp_path: Path) -> list[Path]:

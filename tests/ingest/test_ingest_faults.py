@@ -9,7 +9,8 @@ from pathlib import Path
 
 import msgspec
 import redis
-from conftest import (
+
+from tests.ingest.helpers import (
     REDIS_URL,
     TASQLAKE,
     Ingester,

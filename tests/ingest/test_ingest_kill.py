@@ -11,7 +11,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import redis
-from conftest import Ingester, events_glob, publish, query, simulated_payloads, wait_until
+
+from tests.ingest.helpers import (
+    Ingester,
+    events_glob,
+    publish,
+    query,
+    simulated_payloads,
+    wait_until,
+)
 
 KILLS = 22
 

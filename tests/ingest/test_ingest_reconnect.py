@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import subprocess
@@ -12,9 +13,16 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import Ingester, count_events, publish, query, simulated_payloads, wait_until
 
 from tasqlake.local_redis import find_redis_server, server_command
+from tests.ingest.helpers import (
+    Ingester,
+    count_events,
+    publish,
+    query,
+    simulated_payloads,
+    wait_until,
+)
 
 
 def free_port() -> int:
@@ -76,29 +84,53 @@ class SilentProxy:
         self.port = self.listener.getsockname()[1]
         self.silent: set[int] = set()
         self.connections: list[int] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.closed = threading.Event()
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
 
     def go_silent(self) -> None:
         self.silent.update(self.connections)
 
+    def close(self) -> None:
+        """Stop accepting and close every connection (each pump sees it within 0.2 s)."""
+        self.closed.set()
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept()
+        for thread in self.threads:
+            thread.join(5)
+        self.listener.close()
+
     def _accept(self) -> None:
-        while True:
-            client, _ = self.listener.accept()
+        while not self.closed.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
             ident = len(self.connections)
             self.connections.append(ident)
-            threading.Thread(target=self._pump, args=(ident, client, upstream), daemon=True).start()
+            pump = threading.Thread(target=self._pump, args=(ident, client, upstream), daemon=True)
+            self.threads.append(pump)
+            pump.start()
 
     def _pump(self, ident: int, a: socket.socket, b: socket.socket) -> None:
         peers = {a: b, b: a}
-        while True:
-            ready, _, _ = select.select(list(peers), [], [], 0.2)
-            for sock in ready:
-                data = sock.recv(65536)
-                if not data:
-                    return
-                if ident not in self.silent:
-                    peers[sock].sendall(data)
+        with a, b, contextlib.suppress(OSError):  # a peer reset ends the pump like EOF
+            while not self.closed.is_set():
+                ready, _, _ = select.select(list(peers), [], [], 0.2)
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    if ident not in self.silent:
+                        peers[sock].sendall(data)
+
+
+@pytest.fixture
+def silent_proxy(private_redis: PrivateRedis) -> Iterator[SilentProxy]:
+    proxy = SilentProxy(private_redis.port)
+    yield proxy
+    proxy.close()
 
 
 def test_a_redis_restart_is_survived_and_recorded_as_a_gap(
@@ -125,9 +157,13 @@ def test_a_redis_restart_is_survived_and_recorded_as_a_gap(
 
 
 def test_a_half_open_connection_is_detected_within_two_health_check_intervals(
-    private_redis: PrivateRedis, channel: str, lake: Path, ingesters: list[Ingester]
+    private_redis: PrivateRedis,
+    silent_proxy: SilentProxy,
+    channel: str,
+    lake: Path,
+    ingesters: list[Ingester],
 ) -> None:
-    proxy = SilentProxy(private_redis.port)
+    proxy = silent_proxy
     client = redis.Redis(port=private_redis.port)
     interval = 0.5
     ingester = Ingester(

@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
-from conftest import (
+
+from tasqlake.schemas.decode import decode, event_id, result_json, to_epoch_us
+from tasqlake.schemas.streams import write_msgpack_stream
+from tests.ingest.helpers import (
     TASQLAKE,
     Ingester,
     count_events,
@@ -19,9 +22,6 @@ from conftest import (
     simulated_payloads,
     wait_until,
 )
-
-from tasqlake.schemas.decode import decode, event_id, result_json, to_epoch_us
-from tasqlake.schemas.streams import write_msgpack_stream
 
 WIRE_COLUMNS = (
     "event_id, event_type, epoch_us(timestamp), task_id, task_name, queue, worker_id, attempt, "

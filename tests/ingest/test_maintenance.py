@@ -10,11 +10,11 @@ from pathlib import Path
 import msgspec
 import pytest
 import redis
-from conftest import Ingester, events_glob, publish, query, wait_until
 
 from tasqlake.ingest.service.maintenance import MaintenancePlan, run_once
 from tasqlake.lake.storage import Lake
 from tasqlake.schemas.settings import Settings
+from tests.ingest.helpers import Ingester, events_glob, publish, query, wait_until
 
 pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
 

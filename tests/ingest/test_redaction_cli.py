@@ -9,7 +9,11 @@ from pathlib import Path
 import msgspec
 import pyarrow.parquet as pq
 import redis
-from conftest import (
+
+from tasqlake.schemas.decode import event_id
+from tasqlake.schemas.redaction import METADATA_KEY
+from tasqlake.schemas.streams import write_msgpack_stream
+from tests.ingest.helpers import (
     TASQLAKE,
     Ingester,
     count_events,
@@ -19,10 +23,6 @@ from conftest import (
     simulated_payloads,
     wait_until,
 )
-
-from tasqlake.schemas.decode import event_id
-from tasqlake.schemas.redaction import METADATA_KEY
-from tasqlake.schemas.streams import write_msgpack_stream
 
 #: 20 KiB of traceback whose byte 16,384 falls inside a 3-byte character.
 LONG_TRACEBACK = "T" * 16_383 + "€" * 1_500

@@ -9,7 +9,14 @@ from pathlib import Path
 import msgspec
 import pytest
 import redis
-from conftest import (
+
+from tasqlake.ingest.requeue import Selection, requeue_quarantine
+from tasqlake.lake import layout
+from tasqlake.lake.storage import Lake
+from tasqlake.schemas.decode import event_id
+from tasqlake.schemas.errors import StorageError
+from tasqlake.schemas.streams import write_msgpack_stream
+from tests.ingest.helpers import (
     TASQLAKE,
     Ingester,
     events_glob,
@@ -18,13 +25,6 @@ from conftest import (
     simulated_payloads,
     wait_until,
 )
-
-from tasqlake.ingest.requeue import Selection, requeue_quarantine
-from tasqlake.lake import layout
-from tasqlake.lake.storage import Lake
-from tasqlake.schemas.decode import event_id
-from tasqlake.schemas.errors import StorageError
-from tasqlake.schemas.streams import write_msgpack_stream
 
 pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)
 

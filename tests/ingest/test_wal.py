@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
-from conftest import count_events, events_glob, query, simulated_payloads
 
 from tasqlake.ingest.processing import committer
 from tasqlake.ingest.processing.columnar import BatchBuilder
@@ -18,6 +17,7 @@ from tasqlake.ingest.wal.reader import WalReader, list_segments
 from tasqlake.ingest.wal.state import Intent, WalState
 from tasqlake.ingest.wal.writer import WalWriter
 from tasqlake.lake.storage import Lake
+from tests.ingest.helpers import count_events, events_glob, query, simulated_payloads
 
 ENCODE = msgspec.msgpack.Encoder().encode
 START = 10_000
@@ -51,6 +51,7 @@ def test_records_come_back_in_order_across_segments(tmp_path: Path) -> None:
     assert len(list_segments(tmp_path / "wal")) > 3
     reader = WalReader(tmp_path / "wal", START)
     records = list(reader.read_available(max_bytes=1 << 30))
+    reader.close()
     assert [r.offset for r in records] == offsets
     assert [msgspec.msgpack.decode(r.body)[0][1] for r in records] == chunks
 
@@ -91,6 +92,7 @@ def test_a_batch_interrupted_half_way_is_completed_never_duplicated(tmp_path: Pa
     offsets = write_wal(wal, chunks_of(payloads, 100))
     end = WalReader(wal, START)
     last = list(end.read_available(max_bytes=1 << 30))[-1].end
+    end.close()
 
     # The crashed run: intent written, the later hour's file committed, then killed. A replay
     # batching differently (here: 50 events at a time) would leave that file beside new ones.

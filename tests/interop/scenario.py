@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,9 +194,10 @@ class _Run:
             w.exited_at = time.time()
 
 
-@contextlib.contextmanager
-def _client_config(settings: ScenarioSettings, redis_url: str) -> Iterator[Any]:
-    """Configure AsyncTasQ's process-global state for dispatching; restore it after."""
+@contextlib.asynccontextmanager
+async def _client_config(settings: ScenarioSettings, redis_url: str) -> AsyncIterator[Any]:
+    """Configure AsyncTasQ's process-global state for dispatching; restore it after (closing
+    the event emitter it installed: its Redis connection would otherwise be left open)."""
     from asynctasq.config import Config
     from asynctasq.core.dispatcher import Dispatcher
     from asynctasq.drivers.redis_driver import RedisDriver
@@ -218,9 +219,13 @@ def _client_config(settings: ScenarioSettings, redis_url: str) -> Iterator[Any]:
                 "retry_strategy": "fixed",
             },
         )
-        EventRegistry._emitters = {RedisEventEmitter(redis_url, settings.channel)}
+        emitter = RedisEventEmitter(redis_url, settings.channel)
+        EventRegistry._emitters = {emitter}
         EventRegistry._disabled = False
-        yield Dispatcher(RedisDriver(url=redis_url))
+        try:
+            yield Dispatcher(RedisDriver(url=redis_url))
+        finally:
+            await emitter.close()
     finally:
         Config._instance, EventRegistry._emitters, EventRegistry._disabled = saved
 
@@ -351,7 +356,7 @@ async def _run_async(run: _Run, capturer: RawCapturer) -> ScenarioResult:
     s = run.settings
     client = redis.Redis.from_url(run.env.redis_url)
     try:
-        with _client_config(s, run.env.redis_url) as dispatcher:
+        async with _client_config(s, run.env.redis_url) as dispatcher:
             started = time.time()
             await _scenario(run, dispatcher)
             deadline = time.monotonic() + s.quiesce_timeout_s

@@ -32,7 +32,7 @@ from tasqlake import queries
 
 from . import tasqlake_checks as checks
 from .capture import read_stream
-from .conftest import IngestHooks, LiveRun, cli_env, tasqlake_argv
+from .live import IngestHooks, LiveRun, cli_env, tasqlake_argv
 from .procs import left_behind
 from .scenario import ScenarioEnv, ScenarioHooks, run_scenario
 
@@ -129,8 +129,46 @@ def test_live_hostname_is_this_machine(live_observed: checks.Observed) -> None:
 def test_results_table(live_run: LiveRun, live_observed: checks.Observed) -> None:
     """The driver next to tasqlake for this run (in the run's workdir, and on stdout with -s)."""
     table = checks.results_table(live_observed)
-    (live_run.result.workdir / "results.md").write_text(table + "\n")
+    results = live_run.result.workdir / "results.md"
+    results.write_text(table + "\n")
     print(f"\n{table}\n\nscenario + ingest + teardown: {live_run.seconds:.1f} s")
+    _assert_results_table(live_observed, table)
+    assert results.read_text() == table + "\n"
+
+
+def test_results_table_of_the_recorded_run(recorded_observed: checks.Observed) -> None:
+    _assert_results_table(recorded_observed, checks.results_table(recorded_observed))
+
+
+def _assert_results_table(o: checks.Observed, table: str) -> None:
+    """The table puts the driver's numbers next to tasqlake's for every queue the driver lists
+    (each field, then retried / orphaned), every global counter and every worker of the run;
+    where driver_queue_stats is exact, its column reads the driver's number (depth: plus the
+    delayed zset, which the driver leaves out)."""
+    head, queues, totals, workers = table.split("\n\n")
+    assert head == f"as of {o.as_of.isoformat()} (the MonitoringService read)"
+    rows = {(r[0], r[1]): r[2:] for r in _markdown_rows(queues, columns=6)}
+    names = [s["name"] for s in o.driver["get_all_queue_stats"]]
+    fields = ("depth", "processing", "completed_total", "failed_total")
+    assert list(rows) == [(q, f) for q in names for f in (*fields, "retried / orphaned")]
+    for q in names:
+        driver = o.driver["get_queue_stats"][q]
+        for f in ("processing", "completed_total", "failed_total"):
+            assert rows[q, f][:2] == [str(driver[f])] * 2, (q, f, rows[q, f])
+        assert rows[q, "depth"][:2] == [str(driver["depth"]), str(driver["depth"] + o.delayed(q))]
+    keys = [r[0] for r in _markdown_rows(totals, columns=3)]
+    assert keys == ["pending", "running", "completed", "failed", "total"]
+    shown = [r[0].split(" (")[0] for r in _markdown_rows(workers, columns=7)]
+    assert shown == [w["worker_id"] for w in o.truth["workers"]]
+
+
+def _markdown_rows(section: str, columns: int) -> list[list[str]]:
+    """The body rows of a markdown table, as cell texts; each row has ``columns`` cells."""
+    header, rule, *body = section.splitlines()
+    assert header.count("|") == columns + 1 and rule == "|---" * columns + "|", section
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in body]
+    assert rows and all(len(row) == columns for row in rows), section
+    return rows
 
 
 # --- nothing left behind ----------------------------------------------------------------------
@@ -187,7 +225,7 @@ def test_queue_name_with_colon(tmp_path: Path) -> None:
         run = _Run(env, settings, tmp_path / "journal.jsonl")
 
         async def go() -> tuple[list[str], dict[str, Any], dict[str, int]]:
-            with _client_config(settings, url) as dispatcher:
+            async with _client_config(settings, url) as dispatcher:
                 await _dispatch(run, dispatcher, "SendEmailTask", "mail:bulk", 2)
                 await _dispatch(run, dispatcher, "SendEmailTask", "mail", 1)
                 await dispatcher.driver.disconnect()

@@ -19,7 +19,6 @@ import pytest
 pytest.importorskip("asynctasq", reason="asynctasq (==1.7.0, dev extra) is not installed")
 
 from .capture import read_stream
-from .conftest import LiveRun
 from .event_rules import (
     TASK_EVENTS,
     TASK_KEYS,
@@ -29,6 +28,7 @@ from .event_rules import (
     driver_numbers_from_events,
     global_from_events,
 )
+from .live import LiveRun
 from .scenario import ScenarioResult
 
 pytestmark = pytest.mark.interop

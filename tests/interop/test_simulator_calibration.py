@@ -35,8 +35,8 @@ import pytest
 from tasqlake.simulator import SimulationSpec, iter_events
 
 from .capture import read_stream
-from .conftest import LiveRun, cli_env, tasqlake_argv
 from .event_rules import TASK_EVENTS, TASK_KEYS, TIMESTAMP_RE, WORKER_EVENTS, WORKER_KEYS
+from .live import LiveRun, cli_env, tasqlake_argv
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "real"
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

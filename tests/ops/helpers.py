@@ -4,38 +4,24 @@ as a subprocess, scraping its metrics and health endpoints."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from tasqlake.local_redis import find_redis_server, free_port, server_command
+from tests.cli.helpers import clean_env as clean_env  # the same clean environment as the CLI tests
+from tests.ingest.helpers import wait_until
 
 TASQLAKE = str(Path(sys.executable).with_name("tasqlake"))
 ADMIN_PASSWORD = "admin-pw-for-tests"
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TASQLAKE_", "ASYNCTASQ_"))}
-    env.update(extra)
-    return env
 
 
 def _port_open(port: int) -> bool:

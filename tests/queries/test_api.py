@@ -11,7 +11,7 @@ import pytest
 from tasqlake import queries
 from tasqlake.lake.storage import Lake
 from tasqlake.schemas.errors import QueryError
-from tests.queries.conftest import write_events
+from tests.queries.helpers import write_events
 from tests.queries.history import task_event, worker_event
 from tests.queries.test_semantics import W1, at
 

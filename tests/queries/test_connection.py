@@ -15,7 +15,7 @@ from tasqlake import queries
 from tasqlake.lake.storage import Lake
 from tasqlake.queries.connection import disable_progress_bar
 from tests.notebooks.run import private_kernel
-from tests.queries.conftest import write_events
+from tests.queries.helpers import write_events
 from tests.queries.history import task_event
 from tests.queries.test_semantics import at
 

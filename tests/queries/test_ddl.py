@@ -15,7 +15,7 @@ from tasqlake.queries import loader, statements
 from tasqlake.queries.connection import lake_variables
 from tasqlake.schemas.errors import QueryError
 from tests.queries.compare import fetch
-from tests.queries.conftest import write_events
+from tests.queries.helpers import write_events
 from tests.queries.history import task_event
 from tests.queries.test_semantics import at
 

@@ -27,10 +27,11 @@ from tasqlake.ingest.processing.gaps import Gap, GapColumns
 from tasqlake.lake.storage import Lake
 from tests.queries import oracle
 from tests.queries.compare import assert_rows_equal, fetch
-from tests.queries.conftest import write_events
+from tests.queries.helpers import write_events
 from tests.queries.history import generate, imperfect, task_event
 from tests.queries.oracle import GapRecord
 from tests.queries.test_semantics import T0, at
+from tests.redis_needed import no_redis
 
 _SEQUENCE = itertools.count(1)
 
@@ -265,14 +266,15 @@ def test_ingest_gaps_covered_and_complete_equal_the_oracle(
 def test_real_ingesters_record_what_ingest_gaps_reports(tmp_path: Path) -> None:
     """A starts (a gap: nobody else listens), restarts alone (a gap), B joins, A restarts
     again while B listens (no gap): ingest_gaps holds exactly A's first two records."""
-    redis = pytest.importorskip("redis")
-    from tests.ingest.conftest import REDIS_URL, Ingester
+    import redis
+
+    from tests.ingest.helpers import REDIS_URL, Ingester
 
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.ping()
     except redis.exceptions.ConnectionError:
-        pytest.skip(f"no Redis at {REDIS_URL}")
+        no_redis(f"no Redis at {REDIS_URL}")
     lake_dir = tmp_path / "lake"
     channel = f"tasqlake-test:gaps-{next(_SEQUENCE)}-{id(tmp_path)}"
 

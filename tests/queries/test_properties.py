@@ -22,7 +22,7 @@ from tasqlake import queries
 from tasqlake.lake.storage import Lake
 from tests.queries import oracle
 from tests.queries.compare import assert_rows_equal, fetch
-from tests.queries.conftest import write_events
+from tests.queries.helpers import write_events
 from tests.queries.history import generate, imperfect
 
 Oracle = Callable[[list[dict[str, Any]], datetime], list[dict[str, Any]]]
@@ -83,7 +83,7 @@ def check_all(con: duckdb.DuckDBPyConnection, distinct: list[dict[str, Any]], at
 
 def queries_event_id(payload: dict[str, Any]) -> int:
     from tasqlake.schemas.decode import event_id
-    from tests.queries.conftest import encode
+    from tests.queries.helpers import encode
 
     return event_id(encode(payload))
 

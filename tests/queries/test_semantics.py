@@ -12,7 +12,7 @@ import pytest
 from tasqlake import queries
 from tasqlake.lake.storage import Lake
 from tests.queries.compare import fetch
-from tests.queries.conftest import write_events
+from tests.queries.helpers import write_events
 from tests.queries.history import task_event, traceback_text, worker_event
 
 pytestmark = pytest.mark.clock  # compares with the clock: also run a year ahead (test_moved_clock)

@@ -31,7 +31,7 @@ from tasqlake.lake.retention import prune
 from tasqlake.lake.storage import Lake
 from tasqlake.queries.api import STORAGE_VIEWS, view_names
 from tasqlake.schemas.errors import StorageError
-from tests.queries.conftest import write_events
+from tests.queries.helpers import write_events
 from tests.queries.history import generate, imperfect
 
 B = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)

@@ -18,7 +18,7 @@ import pytest
 
 from tasqlake import queries
 from tasqlake.lake.storage import Lake
-from tests.queries.conftest import write_events
+from tests.queries.helpers import write_events
 from tests.queries.history import BASE, generate, imperfect
 from tests.queries.oracle import GapRecord
 from tests.queries.test_ingest_gaps import write_gaps

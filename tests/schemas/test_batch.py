@@ -6,7 +6,7 @@ import pyarrow as pa
 from tasqlake.schemas.batch import EventColumns, Partition, QuarantineColumns, sort_for_storage
 from tasqlake.schemas.decode import decode, event_id
 from tasqlake.schemas.stored import EVENT_SCHEMA, QUARANTINE_SCHEMA
-from tests.schemas.conftest import RECEIVED_US, pack, task_event, worker_event
+from tests.schemas.helpers import RECEIVED_US, pack, task_event, worker_event
 
 
 def _columns(*events: dict) -> EventColumns:

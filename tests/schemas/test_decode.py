@@ -10,7 +10,7 @@ from msgspec import UNSET
 
 from tasqlake.schemas import decode as d
 from tasqlake.schemas.errors import PayloadError
-from tests.schemas.conftest import RECEIVED_US, pack, task_event, worker_event
+from tests.schemas.helpers import RECEIVED_US, pack, task_event, worker_event
 
 
 def test_real_task_payload_decodes_on_the_fast_path() -> None:

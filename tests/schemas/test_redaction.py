@@ -9,7 +9,7 @@ from tasqlake.schemas.decode import decode
 from tasqlake.schemas.errors import ConfigError
 from tasqlake.schemas.redaction import DEFAULT_POLICY, METADATA_KEY, RedactionPolicy
 from tasqlake.schemas.settings import Settings
-from tests.schemas.conftest import RECEIVED_US, pack, task_event
+from tests.schemas.helpers import RECEIVED_US, pack, task_event
 
 
 def _stored(policy: RedactionPolicy, **fields: object) -> dict:

@@ -18,6 +18,7 @@ from tasqlake.schemas.errors import BrokerError
 from tasqlake.schemas.streams import iter_msgpack_stream
 from tasqlake.simulator import SimulationSpec, iter_events
 from tasqlake.simulator.publish import publish_to_redis, write_stream
+from tests.redis_needed import no_redis
 
 REDIS_URL = "redis://127.0.0.1:6379"
 
@@ -28,7 +29,7 @@ def client() -> Any:
     try:
         c.ping()
     except redis.RedisError as error:
-        pytest.skip(f"no Redis at {REDIS_URL}: {error}")
+        no_redis(f"no Redis at {REDIS_URL}: {error}")
     yield c
     c.close()
 
