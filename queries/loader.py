@@ -35,8 +35,10 @@ _COLUMN = re.compile(r"^ {2,3}(?P<name>\w+)\s+(?P<doc>\S.*)$")
 _CONTINUATION = re.compile(r"^\s{4,}\S")
 _DUCKDB_LINE = re.compile(r"LINE (\d+):")
 _STRING_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|--[^\n]*")
-#: A call with one quoted name: a table macro over a relation (getvariable names a variable).
-_RELATION_ARGUMENT = re.compile(r"\b(?!getvariable\b)\w+\(\s*'(\w+)'\s*\)", re.I)
+#: A call whose first argument is a quoted name: a table macro over a relation
+#: (``merge_task_partials('task_partials', terminal_details := false)``); getvariable names a
+#: variable.
+_RELATION_ARGUMENT = re.compile(r"\b(?!getvariable\b)\w+\(\s*'(\w+)'\s*[,)]", re.I)
 _WORD = re.compile(r"\b[a-z_][a-z0-9_]*\b", re.I)
 
 
