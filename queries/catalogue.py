@@ -19,7 +19,8 @@ from tasqlake.queries.connection import connect
 from tasqlake.queries.loader import SqlObject, load
 from tasqlake.queries.models import CatalogueEntry, Column
 
-#: The paragraph the README's catalogue table follows (the table is the next block of '|' lines).
+#: How the paragraph the README's catalogue table follows begins (the table is the block of '|'
+#: lines after that paragraph's blank line).
 README_ANCHOR = "**The catalogue**"
 #: The command that regenerates the README's catalogue table.
 REGENERATE = "tasqlake views --markdown --readme README.md"
@@ -98,7 +99,9 @@ def markdown_table(objects: Sequence[SqlObject] | None = None) -> str:
 
 
 _TABLE_AFTER_ANCHOR = re.compile(
-    r"(?P<head>^" + re.escape(README_ANCHOR) + r"[^\n]*\n\n)(?P<table>(?:\|[^\n]*\n)+)", re.M
+    r"(?P<head>^" + re.escape(README_ANCHOR) + r"[^\n]*\n(?:[^\n]+\n)*\n)"
+    r"(?P<table>(?:\|[^\n]*\n)+)",
+    re.M,
 )
 
 
