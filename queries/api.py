@@ -33,14 +33,16 @@ def _first_line(error: BaseException) -> str:
 
 #: Views whose rows depend on how the events are stored (files, copies, snapshots), not only on
 #: which events were stored: they change when compaction merges files; every other view does not.
+#: All are helpers (queries/helpers/), none is in the contract.
 STORAGE_VIEWS = frozenset(
     {"stored_events", "event_log", "unsnapshotted_log", "stored_task_snapshots", "task_partials"}
 )
 
 
-def view_names() -> list[str]:
-    """Names of the views defined by ``queries/`` (macros excluded)."""
-    return [o.name for o in load() if o.kind == "view"]
+def view_names(*, contract_only: bool = False) -> list[str]:
+    """Names of the views of the catalogue (macros excluded), helpers included unless
+    ``contract_only`` (then only those of ``queries/views/``)."""
+    return [o.name for o in load() if o.kind == "view" and (o.contract or not contract_only)]
 
 
 def _sql_for(name_or_sql: str) -> tuple[str, str]:
@@ -48,8 +50,9 @@ def _sql_for(name_or_sql: str) -> tuple[str, str]:
     text = name_or_sql.strip()
     if _IDENTIFIER.match(text):
         if text not in view_names():
+            contract = ", ".join(sorted(view_names(contract_only=True)))
             raise QueryError(
-                f"no view named {text!r}; the views are: {', '.join(sorted(view_names()))}"
+                f"no view named {text!r}; the views are: {contract} (helpers: tasqlake views --all)"
             )
         return f'SELECT * FROM "{text}"', f"view {text}"
     return text, "query"

@@ -1,4 +1,12 @@
-"""Load ``queries/*.sql`` (aiosql-like): one view or macro per file, documented by its header.
+"""Load the SQL catalogue (aiosql-like): one view or macro per file, documented by its header.
+
+The files live in namespaces, one per folder:
+
+* ``queries/views/`` — the contract: the views and table macros users query (``contract``);
+* ``queries/helpers/`` — what the contract is built from: helper macros and the storage-level
+  views (``stored_events``, ``task_partials``, …), queryable but free to change;
+* ``schemas/sql/`` — the task-state algebra, shared with compaction
+  (:mod:`tasqlake.schemas.task_algebra`).
 
 Each file opens with a comment block::
 
@@ -10,8 +18,8 @@ Each file opens with a comment block::
 followed by exactly one ``CREATE OR REPLACE VIEW|MACRO <name>`` statement whose name is the
 file's stem. The loader parses the headers (they become the catalogue), orders the files so that
 each is created after the objects it mentions, and creates them in a DuckDB connection; a
-failure raises :class:`~tasqlake.schemas.errors.QueryError` naming ``file:line`` and DuckDB's
-message.
+failure raises :class:`~tasqlake.schemas.errors.QueryError` naming ``file:line`` (the path from
+the namespace's folder, e.g. ``queries/views/queue_stats.sql:20``) and DuckDB's message.
 """
 
 from __future__ import annotations
@@ -28,6 +36,29 @@ from tasqlake.schemas.task_algebra import SQL_DIR as CONTRACT_SQL_DIR
 
 SQL_DIR = Path(__file__).resolve().parent
 
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    """A folder of ``.sql`` files: its name, whether it is the public contract, and the prefix
+    its files are named by in messages and the catalogue (``queries/views``)."""
+
+    name: str
+    directory: Path
+    contract: bool
+    prefix: str
+
+    @classmethod
+    def of(cls, directory: Path) -> Namespace:
+        """Any folder: named by itself, the contract if it is called ``views``."""
+        return cls(directory.name, directory, directory.name == "views", directory.name)
+
+
+#: The catalogue's namespaces, in the order they are listed.
+VIEWS = Namespace("views", SQL_DIR / "views", True, "queries/views")
+HELPERS = Namespace("helpers", SQL_DIR / "helpers", False, "queries/helpers")
+ALGEBRA = Namespace("algebra", CONTRACT_SQL_DIR, False, "schemas/sql")
+NAMESPACES = (VIEWS, HELPERS, ALGEBRA)
+
 _CREATE = re.compile(
     r"^\s*CREATE\s+OR\s+REPLACE\s+(?P<kind>VIEW|MACRO)\s+(?P<name>\w+)", re.I | re.M
 )
@@ -35,8 +66,10 @@ _COLUMN = re.compile(r"^ {2,3}(?P<name>\w+)\s+(?P<doc>\S.*)$")
 _CONTINUATION = re.compile(r"^\s{4,}\S")
 _DUCKDB_LINE = re.compile(r"LINE (\d+):")
 _STRING_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|--[^\n]*")
-#: A call with one quoted name: a table macro over a relation (getvariable names a variable).
-_RELATION_ARGUMENT = re.compile(r"\b(?!getvariable\b)\w+\(\s*'(\w+)'\s*\)", re.I)
+#: A call whose first argument is a quoted name: a table macro over a relation
+#: (``merge_task_partials('task_partials', terminal_details := false)``); getvariable names a
+#: variable.
+_RELATION_ARGUMENT = re.compile(r"\b(?!getvariable\b)\w+\(\s*'(\w+)'\s*[,)]", re.I)
 _WORD = re.compile(r"\b[a-z_][a-z0-9_]*\b", re.I)
 
 
@@ -53,13 +86,21 @@ class SqlObject:
     path: Path
     statement_line: int  # 1-based line of the CREATE statement in the file
     depends_on: tuple[str, ...] = field(default=())
+    namespace: str = ""  # the folder's Namespace.name ("views", "helpers", "algebra")
+    contract: bool = False  # in the public contract (queries/views/)
+    prefix: str = ""  # the folder as messages name it ("queries/views")
+
+    @property
+    def file(self) -> str:
+        """The file as messages name it: its namespace's folder and its name."""
+        return f"{self.prefix}/{self.path.name}" if self.prefix else self.path.name
 
     @property
     def location(self) -> str:
-        return f"{self.path.name}:{self.statement_line}"
+        return f"{self.file}:{self.statement_line}"
 
 
-def _parse_header(path: Path, lines: list[str]) -> tuple[str, str, dict[str, str], int]:
+def _parse_header(path: Path, label: str, lines: list[str]) -> tuple[str, str, dict[str, str], int]:
     comments: list[str] = []
     index = 0
     for index, line in enumerate(lines):  # noqa: B007 - index is used after the loop
@@ -69,12 +110,10 @@ def _parse_header(path: Path, lines: list[str]) -> tuple[str, str, dict[str, str
     else:
         index = len(lines)
     if not comments or ":" not in comments[0]:
-        raise QueryError(f"{path.name}:1: the file must open with '-- <name>: <meaning>'")
+        raise QueryError(f"{label}:1: the file must open with '-- <name>: <meaning>'")
     head_name, _, first = comments[0].partition(":")
     if head_name.strip() != path.stem:
-        raise QueryError(
-            f"{path.name}:1: header names {head_name.strip()!r}, expected {path.stem!r}"
-        )
+        raise QueryError(f"{label}:1: header names {head_name.strip()!r}, expected {path.stem!r}")
     description: list[str] = [first.strip()]
     grain = ""
     docs: dict[str, str] = {}
@@ -95,32 +134,34 @@ def _parse_header(path: Path, lines: list[str]) -> tuple[str, str, dict[str, str
                 docs[last_column] += " " + text.strip()
             else:
                 raise QueryError(
-                    f"{path.name}:{number}: expected '--   <column>  <meaning>' under Columns:"
+                    f"{label}:{number}: expected '--   <column>  <meaning>' under Columns:"
                 )
         elif section == "grain":
             grain += " " + text.strip()
         else:
             description.append(text.strip())
     if not grain:
-        raise QueryError(f"{path.name}: the header must state the grain ('-- Grain: …')")
+        raise QueryError(f"{label}: the header must state the grain ('-- Grain: …')")
     return " ".join(d for d in description if d), grain, docs, index + 1
 
 
-def parse_file(path: Path) -> SqlObject:
-    """Parse one ``.sql`` file (its header and its single CREATE statement)."""
+def parse_file(path: Path, namespace: Namespace | None = None) -> SqlObject:
+    """Parse one ``.sql`` file (its header and its single CREATE statement) of ``namespace``
+    (default: a namespace of the file's folder, see :meth:`Namespace.of`)."""
+    namespace = namespace or Namespace.of(path.parent)
+    label = f"{namespace.prefix}/{path.name}"
     text = path.read_text()
     lines = text.splitlines()
-    description, grain, docs, first_body_line = _parse_header(path, lines)
+    description, grain, docs, first_body_line = _parse_header(path, label, lines)
     body = "\n".join(lines[first_body_line - 1 :])
     creates = list(_CREATE.finditer(body))
     if len(creates) != 1:
         raise QueryError(
-            f"{path.name}: expected exactly one 'CREATE OR REPLACE VIEW|MACRO', found "
-            f"{len(creates)}"
+            f"{label}: expected exactly one 'CREATE OR REPLACE VIEW|MACRO', found {len(creates)}"
         )
     create = creates[0]
     if create["name"] != path.stem:
-        raise QueryError(f"{path.name}: creates {create['name']!r}, expected {path.stem!r}")
+        raise QueryError(f"{label}: creates {create['name']!r}, expected {path.stem!r}")
     statement_line = first_body_line + body[: create.start("kind")].count("\n")
     return SqlObject(
         name=path.stem,
@@ -131,6 +172,9 @@ def parse_file(path: Path) -> SqlObject:
         sql="CREATE OR REPLACE " + body[create.start("kind") :],
         path=path,
         statement_line=statement_line,
+        namespace=namespace.name,
+        contract=namespace.contract,
+        prefix=namespace.prefix,
     )
 
 
@@ -161,7 +205,7 @@ def order_by_dependencies(objects: list[SqlObject]) -> list[SqlObject]:
             return
         if state.get(name) == "visiting":
             cycle = " -> ".join((*trail, name))
-            raise QueryError(f"{by_name[name].path.name}: circular dependency {cycle}")
+            raise QueryError(f"{by_name[name].file}: circular dependency {cycle}")
         state[name] = "visiting"
         for dep in linked[name].depends_on:
             visit(dep, (*trail, name))
@@ -174,16 +218,23 @@ def order_by_dependencies(objects: list[SqlObject]) -> list[SqlObject]:
 
 
 @cache
-def load(*directories: Path) -> tuple[SqlObject, ...]:
-    """Every ``.sql`` file of ``directories`` (default: ``queries/`` and the SQL of the stored
-    contract, ``schemas/sql/``), parsed and in creation order."""
-    files: list[Path] = []
-    for directory in directories or (SQL_DIR, CONTRACT_SQL_DIR):
-        found = sorted(directory.glob("*.sql"))
+def load(*sources: Path | Namespace) -> tuple[SqlObject, ...]:
+    """Every ``.sql`` file of ``sources`` (folders or namespaces; default :data:`NAMESPACES`:
+    ``queries/views/``, ``queries/helpers/`` and the task-state algebra ``schemas/sql/``), parsed
+    and in creation order. A name defined twice, in one namespace or across two, is refused."""
+    namespaces = [s if isinstance(s, Namespace) else Namespace.of(s) for s in sources]
+    objects: list[SqlObject] = []
+    for namespace in namespaces or NAMESPACES:
+        found = sorted(namespace.directory.glob("*.sql"))
         if not found:
-            raise QueryError(f"no .sql files in {directory}: the package is incomplete")
-        files.extend(found)
-    return tuple(order_by_dependencies([parse_file(f) for f in files]))
+            raise QueryError(f"no .sql files in {namespace.directory}: the package is incomplete")
+        objects.extend(parse_file(f, namespace) for f in found)
+    seen: dict[str, SqlObject] = {}
+    for obj in objects:
+        if obj.name in seen:
+            raise QueryError(f"{obj.file}: {obj.name} is already defined by {seen[obj.name].file}")
+        seen[obj.name] = obj
+    return tuple(order_by_dependencies(objects))
 
 
 def create_all(con: duckdb.DuckDBPyConnection, objects: tuple[SqlObject, ...]) -> None:
@@ -199,5 +250,5 @@ def create_all(con: duckdb.DuckDBPyConnection, objects: tuple[SqlObject, ...]) -
                 line += int(match.group(1)) - 1
             first = message.strip().splitlines()[0] if message.strip() else type(error).__name__
             raise QueryError(
-                f"{obj.path.name}:{line}: cannot create {obj.kind} {obj.name}: {first}"
+                f"{obj.file}:{line}: cannot create {obj.kind} {obj.name}: {first}"
             ) from None

@@ -4,9 +4,7 @@
 -- lake/layout.py) and computed on the fly by task_state over the events no snapshot
 -- covers. Every aggregate is a min, a max, or an arg_max stored next to the key that decides it,
 -- so rows of one task from several relations merge exactly into what one pass over all its
--- events gives (task_state), duplicates included.
--- progress_key: task_enqueued 0, task_started attempt*4+1, task_reenqueued attempt*4+2,
--- task_failed attempt*4+3 (locates the task's latest attempt); causal_key: see causal_key.
+-- events gives (merge_task_partials), duplicates included. Keys: see progress_key, causal_key.
 -- Grain: one row per task_id with a task event in the relation.
 -- Columns:
 --   task_id             the task
@@ -33,12 +31,7 @@ WITH keyed AS (
         task_id, task_name, queue, worker_id, event_type, "timestamp", duration_ms, error,
         traceback,
         causal_key(event_type, attempt, "timestamp") AS causal_key,
-        CASE event_type
-            WHEN 'task_enqueued' THEN CAST(0 AS BIGINT)
-            WHEN 'task_started' THEN CAST(attempt AS BIGINT) * 4 + 1
-            WHEN 'task_reenqueued' THEN CAST(attempt AS BIGINT) * 4 + 2
-            WHEN 'task_failed' THEN CAST(attempt AS BIGINT) * 4 + 3
-        END AS progress_key
+        progress_key(event_type, attempt) AS progress_key
     FROM query_table(events)
     WHERE task_id IS NOT NULL
       AND event_type IN ('task_enqueued', 'task_started', 'task_completed', 'task_failed',

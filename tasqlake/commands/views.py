@@ -1,14 +1,22 @@
-"""``tasqlake views``: the catalogue of views and macros, from the SQL files' header comments."""
+"""``tasqlake views``: the catalogue of views and macros, from the SQL files' header comments.
+
+By default the contract (``queries/views/``: what users query); ``--all`` adds the helpers
+(``queries/helpers/``) and the task-state algebra (``schemas/sql/``) with their namespace.
+``--markdown`` prints the contract as the README's catalogue table; with ``--readme FILE`` it
+rewrites the table in FILE instead.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pyarrow as pa
 
 from tasqlake import queries
 from tasqlake.output import write_result
-from tasqlake.schemas.errors import ConfigError
+from tasqlake.queries.catalogue import markdown_table, namespaces, with_table
+from tasqlake.schemas.errors import ConfigError, StorageError
 from tasqlake.schemas.settings import Settings
 
 
@@ -16,17 +24,37 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "views",
         help="list the views and macros you can query, with meaning and grain",
-        description="List every view and macro defined for 'tasqlake sql' (from the header "
-        "comments of queries/*.sql). With NAME: its columns.",
+        description="List the views and macros of the contract (queries/views/*.sql: what to "
+        "query with 'tasqlake sql'), from the header comments of their files; --all adds the "
+        "helpers they are built from (queries/helpers/, schemas/sql/). With NAME: its columns "
+        "(any namespace).",
     )
     parser.add_argument("name", nargs="?", metavar="NAME", help="show one view's columns")
+    parser.add_argument(
+        "--all", action="store_true", help="also list the helpers, with their namespace"
+    )
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the contract as the README's catalogue table (Markdown)",
+    )
+    parser.add_argument(
+        "--readme",
+        type=Path,
+        metavar="FILE",
+        help="with --markdown: rewrite the table after FILE's '**The catalogue**' paragraph",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    entries = queries.catalogue()
+    if args.markdown:
+        return _markdown(args.readme)
+    if args.readme is not None:
+        raise ConfigError("--readme goes with --markdown")
     if args.name:
+        entries = queries.catalogue()
         matching = [e for e in entries if e.name == args.name]
         if not matching:
             names = ", ".join(e.name for e in entries)
@@ -43,12 +71,32 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
         write_result(table, args.format)
         return 0
-    table = pa.table(
-        {
-            "name": [e.name for e in entries],
-            "kind": [e.kind for e in entries],
-            "grain": [e.grain for e in entries],
-        }
-    )
-    write_result(table, args.format)
+    entries = queries.catalogue(include_helpers=args.all)
+    columns: dict[str, list[str]] = {
+        "name": [e.name for e in entries],
+        "kind": [e.kind for e in entries],
+    }
+    if args.all:
+        namespace = namespaces()
+        columns["namespace"] = [namespace[e.name] for e in entries]
+    columns["grain"] = [e.grain for e in entries]
+    write_result(pa.table(columns), args.format)
+    return 0
+
+
+def _markdown(readme: Path | None) -> int:
+    table = markdown_table()
+    if readme is None:
+        print(table, end="")
+        return 0
+    try:
+        text = readme.read_text(encoding="utf-8")
+        updated = with_table(text, table)
+        if updated != text:
+            readme.write_text(updated, encoding="utf-8")
+    except OSError as error:
+        raise StorageError(f"cannot update {readme}: {error.strerror or error}") from None
+    except ValueError as error:
+        raise ConfigError(f"{readme}: {error}") from None
+    print(f"{readme}: catalogue table {'updated' if updated != text else 'already current'}")
     return 0

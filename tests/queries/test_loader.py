@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from tasqlake import queries
+from tasqlake.queries.api import STORAGE_VIEWS, view_names
 from tasqlake.queries.loader import create_all, load, parse_file
 from tasqlake.schemas.errors import QueryError
 
@@ -68,18 +69,65 @@ def test_the_header_must_name_the_file_and_state_the_grain(tmp_path: Path) -> No
 
 
 def test_a_failing_definition_names_file_and_line(tmp_path: Path) -> None:
+    helpers = tmp_path / "helpers"
+    helpers.mkdir()
     sql_file(
-        tmp_path,
+        helpers,
         "broken",
         "-- broken: a view with a typo\n-- Grain: one row\n"
         "CREATE OR REPLACE VIEW broken AS\nSELECT 1\nFROM no_such_table;\n",
     )
-    objects = load(tmp_path)
+    objects = load(helpers)
     with duckdb.connect() as con, pytest.raises(QueryError) as caught:
         create_all(con, objects)
     message = str(caught.value)
-    assert message.startswith("broken.sql:") and "no_such_table" in message
+    assert message.startswith("helpers/broken.sql:") and "no_such_table" in message
     assert message.split(":")[1] in {"3", "5"}  # the statement, or the line DuckDB points at
+
+
+def test_the_namespaces_are_the_folders() -> None:
+    """queries/views/ is the contract, queries/helpers/ and schemas/sql/ (the task-state algebra)
+    what it is built from; every object is named by its folder in messages."""
+    objects = {o.name: o for o in load()}
+    contract = {name for name, o in objects.items() if o.contract}
+    assert contract >= ISSUE_3_CATALOGUE | {"as_of", "error_class", "throughput_series"}
+    assert {o.namespace for o in objects.values()} == {"views", "helpers", "algebra"}
+    for obj in objects.values():
+        assert obj.contract == (obj.namespace == "views"), obj.name
+        folder = {"views": "queries/views", "helpers": "queries/helpers"}
+        assert obj.location.startswith(f"{folder.get(obj.namespace, 'schemas/sql')}/"), obj.name
+        assert obj.location == f"{obj.file}:{obj.statement_line}"
+    assert objects["queue_stats"].location.startswith("queries/views/queue_stats.sql:")
+    assert objects["task_state"].namespace == "helpers"
+    assert objects["is_terminal"].namespace == "algebra"
+    assert objects.keys() - contract >= STORAGE_VIEWS
+    assert set(view_names(contract_only=True)) == {n for n in contract if objects[n].kind == "view"}
+    assert set(view_names()) == {n for n, o in objects.items() if o.kind == "view"}
+
+
+def test_a_header_error_names_the_folder_and_line(tmp_path: Path) -> None:
+    views = tmp_path / "views"
+    views.mkdir()
+    sql_file(views, "v", "-- w: m\n-- Grain: g\nCREATE OR REPLACE VIEW v AS SELECT 1;")
+    with pytest.raises(QueryError, match=r"^views/v\.sql:1: header names 'w'"):
+        load(views)
+    sql_file(
+        views, "v", "-- v: m\n-- Grain: g\n-- Columns:\n-- x\nCREATE OR REPLACE VIEW v AS SELECT 1;"
+    )
+    with pytest.raises(QueryError, match=r"^views/v\.sql:4: expected '--   <column>"):
+        load(views)
+
+
+def test_a_name_defined_in_two_namespaces_is_refused(tmp_path: Path) -> None:
+    for folder in ("views", "helpers"):
+        (tmp_path / folder).mkdir()
+        sql_file(
+            tmp_path / folder, "x", "-- x: m\n-- Grain: g\nCREATE OR REPLACE VIEW x AS SELECT 1;"
+        )
+    with pytest.raises(QueryError, match=r"helpers/x\.sql: x is already defined by views/x\.sql"):
+        load(tmp_path / "views", tmp_path / "helpers")
+    assert [o.contract for o in load(tmp_path / "views")] == [True]
+    assert [o.contract for o in load(tmp_path / "helpers")] == [False]
 
 
 def test_a_dependency_cycle_is_refused(tmp_path: Path) -> None:

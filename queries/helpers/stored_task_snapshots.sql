@@ -7,10 +7,13 @@
 -- unsnapshotted_log). A lake without snapshots gives no rows (the typed empty branch keeps every
 -- column present). While compaction's grace period runs, a partition may hold a superseded
 -- snapshot next to its successor: their rows repeat the same events, which the merge in
--- task_state ignores (every aggregate there is duplicate-insensitive).
+-- task_state ignores (every aggregate there is duplicate-insensitive). The columns are those of
+-- task_partials_of, in its order, whether or not the lake holds snapshots (read_parquet of a
+-- glob that matches no file gives a placeholder column named empty, which the typed empty
+-- branch always adds so that it can always be left out).
 -- Grain: one row per task per stored snapshot of a partition closed at T.
 CREATE OR REPLACE VIEW stored_task_snapshots AS
-SELECT * EXCLUDE ("date", "hour")
+SELECT * EXCLUDE ("date", "hour", "empty")
 FROM (
     SELECT *
     FROM read_parquet(
@@ -21,7 +24,9 @@ FROM (
         hive_types = {'date': DATE, 'hour': INTEGER}
     )
     UNION ALL BY NAME
-    SELECT *, CAST(NULL AS DATE) AS "date", CAST(NULL AS INTEGER) AS "hour"
+    SELECT
+        *, CAST(NULL AS DATE) AS "date", CAST(NULL AS INTEGER) AS "hour",
+        CAST(NULL AS BOOLEAN) AS "empty"
     FROM task_partials_of('stored_events')
     WHERE false
 )

@@ -4,14 +4,14 @@
 -- event_log directly; DuckDB drops the aggregates a query does not use. The pass is split:
 -- the per-task partials (task_partials) of the partitions closed at T come from the task
 -- snapshots compaction stored, those of every other event row are computed now, and the two
--- merge exactly into the one-pass result.
+-- merge exactly into the one-pass result (merge_task_partials).
 -- Causality, not timestamps, decides the state: the greatest causal_key of the task's events
 -- (see causal_key.sql) gives completed | failed | cancelled (terminal events win, the earliest
 -- stamped among them), running (a start of the latest attempt) or pending (an enqueue or a
 -- reenqueue not followed by a start). Missing events are tolerated: a start without enqueue is
 -- running, a completion without start is completed.
--- The progress key (task_enqueued 0, started a*4+1, reenqueued a*4+2, failed a*4+3) locates
--- the task's latest attempt (see task_attempts_begun, task_retries).
+-- The progress key (see progress_key) locates the task's latest attempt (see
+-- task_attempts_begun, task_retries).
 -- Grain: one row per task_id seen in a task event stamped <= T.
 -- Columns:
 --   state             pending | running | completed | failed | cancelled
@@ -30,23 +30,7 @@
 --   worker_id         worker of the causally latest non-enqueue event (ties: arbitrary)
 CREATE OR REPLACE VIEW task_state AS
 WITH per_task AS (
-    SELECT
-        task_id,
-        min(task_name) AS task_name,
-        min(queue) AS queue,
-        max(top_key) AS top_key,
-        max(progress) AS progress,
-        arg_max(waiting_since, waiting_key) AS waiting_since,
-        arg_max(latest_start_at, start_key) AS latest_start_at,
-        max(completed_duration) AS completed_duration,
-        min(first_seen_at) AS first_seen_at,
-        min(enqueued_at) AS enqueued_at,
-        min(first_started_at) AS first_started_at,
-        arg_max_null(last_error, error_key) AS last_error,
-        arg_max_null(last_traceback, error_key) AS last_traceback,
-        arg_max(worker_id, worker_key) AS worker_id
-    FROM task_partials
-    GROUP BY task_id
+    SELECT * FROM merge_task_partials('task_partials')
 )
 SELECT
     task_id,
@@ -58,7 +42,7 @@ SELECT
     first_seen_at,
     enqueued_at,
     first_started_at,
-    CASE WHEN progress % 4 = 1 THEN latest_start_at END AS last_started_at,
+    CASE WHEN is_start_key(progress) THEN latest_start_at END AS last_started_at,
     CASE WHEN causal_state(top_key) = 'pending' THEN waiting_since END AS pending_since,
     causal_finished_at(top_key) AS finished_at,
     CASE WHEN causal_state(top_key) = 'completed' THEN completed_duration END

@@ -1,8 +1,9 @@
 -- queue_stats: the state of each queue as of T, with the fields of AsyncTasQ's QueueStats in
 -- their plain meaning (derived from the log, not the driver's counters: see driver_queue_stats).
 -- Counts are of tasks by their state at T (see task_state): a retried task is counted once.
--- It merges task_partials itself, with only the aggregates the counters need (task_state's
--- merge, reduced; the property tests hold the two equal).
+-- It merges task_partials itself (merge_task_partials, as task_state does), with only the
+-- aggregates the counters need, waiting_since, latest_start_at and worker_id for tasks not
+-- terminal only (the property tests hold the two equal).
 -- Grain: one row per queue seen in a task event stamped <= T.
 -- Columns:
 --   queue                   queue name (QueueStats.name)
@@ -22,23 +23,10 @@ WITH lost_sessions AS MATERIALIZED (  -- lost worker sessions (few), decided bef
     FROM worker_session_spans
     WHERE end_reason = 'lost'
 ),
-per_task AS (  -- task_state's merge, reduced to what the counters need
-    SELECT
-        task_id,
-        min(queue) AS queue,
-        max(top_key) AS top_key,
-        max(progress) AS progress,
-        max(completed_duration) AS completed_duration,
-        -- needed only for tasks still pending or running: those have no terminal row, so the
-        -- rows of settled partials (most of history) are skipped, and the result is the same
-        arg_max(waiting_since, waiting_key) FILTER (WHERE top_key < 2305843009213693952)
-            AS waiting_since,
-        arg_max(latest_start_at, start_key) FILTER (WHERE top_key < 2305843009213693952)
-            AS latest_start_at,
-        arg_max(worker_id, worker_key) FILTER (WHERE top_key < 2305843009213693952)
-            AS worker_id
-    FROM task_partials
-    GROUP BY task_id
+per_task AS (  -- task_state's merge; the details of settled tasks skipped (unused here)
+    SELECT task_id, queue, top_key, progress, completed_duration, waiting_since,
+           latest_start_at, worker_id
+    FROM merge_task_partials('task_partials', terminal_details := false)
 ),
 t AS (
     SELECT
