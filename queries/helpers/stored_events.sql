@@ -20,15 +20,7 @@ SELECT
     sw_ident, sw_ver, uptime_seconds, extra, received_at, channel, ingester_id,
     "date", "hour", filename AS source_file
 FROM (
-    SELECT *
-    FROM read_parquet(
-        getvariable('tasqlake_events_glob'),
-        hive_partitioning = true,
-        union_by_name = true,
-        allow_empty = true,
-        filename = true,
-        hive_types = {'date': DATE, 'hour': INTEGER}
-    )
+    SELECT * FROM read_partitions(getvariable('tasqlake_events_glob'))
     UNION ALL BY NAME
     SELECT
         CAST(NULL AS BIGINT) AS event_id, CAST(NULL AS VARCHAR) AS event_type,

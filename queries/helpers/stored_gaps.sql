@@ -25,14 +25,7 @@
 CREATE OR REPLACE VIEW stored_gaps AS
 SELECT ingester_id, gap_start, gap_end, reason, channels, "date", "hour"
 FROM (
-    SELECT *
-    FROM read_parquet(
-        getvariable('tasqlake_gaps_glob'),
-        hive_partitioning = true,
-        union_by_name = true,
-        allow_empty = true,
-        hive_types = {'date': DATE, 'hour': INTEGER}
-    )
+    SELECT * FROM read_partitions(getvariable('tasqlake_gaps_glob'))
     UNION ALL BY NAME
     SELECT
         CAST(NULL AS VARCHAR) AS ingester_id, CAST(NULL AS TIMESTAMPTZ) AS gap_start,

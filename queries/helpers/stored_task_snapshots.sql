@@ -8,25 +8,18 @@
 -- column present). While compaction's grace period runs, a partition may hold a superseded
 -- snapshot next to its successor: their rows repeat the same events, which the merge in
 -- task_state ignores (every aggregate there is duplicate-insensitive). The columns are those of
--- task_partials_of, in its order, whether or not the lake holds snapshots (read_parquet of a
--- glob that matches no file gives a placeholder column named empty, which the typed empty
--- branch always adds so that it can always be left out).
+-- task_partials_of, in its order, whether or not the lake holds snapshots (read_partitions
+-- adds filename and, when the glob matches no file, a placeholder column named empty: the typed
+-- empty branch always adds both so that they can always be left out).
 -- Grain: one row per task per stored snapshot of a partition closed at T.
 CREATE OR REPLACE VIEW stored_task_snapshots AS
-SELECT * EXCLUDE ("date", "hour", "empty")
+SELECT * EXCLUDE ("date", "hour", "empty", "filename")
 FROM (
-    SELECT *
-    FROM read_parquet(
-        getvariable('tasqlake_task_snapshots_glob'),
-        hive_partitioning = true,
-        union_by_name = true,
-        allow_empty = true,
-        hive_types = {'date': DATE, 'hour': INTEGER}
-    )
+    SELECT * FROM read_partitions(getvariable('tasqlake_task_snapshots_glob'))
     UNION ALL BY NAME
     SELECT
         *, CAST(NULL AS DATE) AS "date", CAST(NULL AS INTEGER) AS "hour",
-        CAST(NULL AS BOOLEAN) AS "empty"
+        CAST(NULL AS BOOLEAN) AS "empty", CAST(NULL AS VARCHAR) AS filename
     FROM task_partials_of('stored_events')
     WHERE false
 )
