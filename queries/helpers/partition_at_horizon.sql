@@ -3,5 +3,4 @@
 -- the Hive columns only, so DuckDB skips files with it (see partition_closed).
 -- Grain: one scalar.
 CREATE OR REPLACE MACRO partition_at_horizon(partition_date, partition_hour) AS
-    partition_date = CAST(timezone('UTC', log_horizon()) AS DATE)
-    AND partition_hour = hour(timezone('UTC', log_horizon()));
+    partition_holds(partition_date, partition_hour, log_horizon());

@@ -7,6 +7,4 @@
 -- +infinity) every partition is closed. See also partition_at_horizon.
 -- Grain: one scalar.
 CREATE OR REPLACE MACRO partition_closed(partition_date, partition_hour) AS
-    partition_date < CAST(timezone('UTC', log_horizon()) AS DATE)
-    OR (partition_date = CAST(timezone('UTC', log_horizon()) AS DATE)
-        AND partition_hour < hour(timezone('UTC', log_horizon())));
+    partition_closed_at(partition_date, partition_hour, log_horizon());

@@ -5,6 +5,8 @@
 -- its events gives: task_state does it for every column, queue_stats for the ones it needs.
 -- Grain: one row per task per snapshot or per the unsnapshotted rows that hold its events.
 CREATE OR REPLACE VIEW task_partials AS
-SELECT * FROM stored_task_snapshots
+SELECT * EXCLUDE ("date", "hour")
+FROM stored_task_snapshots
+WHERE partition_closed("date", "hour")
 UNION ALL BY NAME
 SELECT * FROM task_partials_of('unsnapshotted_log');

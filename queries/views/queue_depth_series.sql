@@ -1,5 +1,7 @@
 -- queue_depth_series: depth and activity of each queue over time (a table macro:
--- FROM queue_depth_series(INTERVAL 10 MINUTE)), as of T.
+-- FROM queue_depth_series(INTERVAL 10 MINUTE), or a window of it:
+-- FROM queue_depth_series(INTERVAL 1 MINUTE, since := TIMESTAMPTZ '…', until := TIMESTAMPTZ '…')),
+-- as of T.
 -- Buckets are [bucket_start, bucket_start + width), aligned by time_bucket, in UTC whatever the
 -- session's TimeZone (a 1-day bucket is a UTC day; see add_utc); the series is
 -- continuous (empty buckets present) from the bucket of the first task event to the bucket of
@@ -10,6 +12,13 @@
 -- pass orders each task's events by time (events of one instant sum to the instant's net
 -- transition whatever their order); a transition counts in the queue its event names
 -- (AsyncTasQ never moves a task between queues).
+-- With since and/or until the rows are exactly those of the whole series whose bucket holds or
+-- follows since and holds or precedes until: the state entering since's bucket comes from the
+-- task partials before it (task_partials_before: task snapshots where compaction stored them),
+-- one row per task ahead of the bucket's events, and only the events from that bucket on are
+-- ordered, so a recent window costs one merge of the partials plus its own events, not a window
+-- pass over every event of the history. (A task whose events name different queues enters the
+-- window counted in its least queue.)
 -- Counts within a bucket are events stamped in it (an event stored twice counts once; events of
 -- one kind for one task stamped in the same microsecond count once).
 -- Grain: one row per queue and bucket.
@@ -26,8 +35,22 @@
 --   complete      false when the bucket overlaps an ingest gap (no ingester subscribed for part
 --                 of it: its events, and so the depths from it on, may be incomplete); see
 --                 ingest_gaps and coverage_complete
-CREATE OR REPLACE MACRO queue_depth_series(width) AS TABLE
-WITH task_events AS (
+CREATE OR REPLACE MACRO queue_depth_series(width, since := NULL, until := NULL) AS TABLE
+WITH partials_before AS (  -- no rows without since
+    SELECT * FROM task_partials_before(time_bucket(width, CAST(since AS TIMESTAMPTZ)))
+),
+task_events AS (
+    -- each task's state entering since's bucket, as one row at its start (kind -1: before the
+    -- bucket's events of the same instant; not an event, counted in no column but the states)
+    SELECT
+        task_id,
+        time_bucket(width, CAST(since AS TIMESTAMPTZ)) AS "timestamp",
+        queue,
+        'entering' AS event_type,
+        top_key AS event_key,
+        -1 AS kind
+    FROM merge_task_partials('partials_before', terminal_details := false)
+    UNION ALL
     SELECT
         task_id,
         "timestamp",
@@ -42,6 +65,11 @@ WITH task_events AS (
     WHERE task_id IS NOT NULL
       AND event_type IN ('task_enqueued', 'task_started', 'task_completed', 'task_failed',
                          'task_reenqueued', 'task_cancelled')
+      AND (since IS NULL
+           OR ("timestamp" >= time_bucket(width, CAST(since AS TIMESTAMPTZ))
+               -- on the Hive columns too, so that the files of earlier hours are skipped
+               AND NOT partition_closed_at(
+                   "date", "hour", time_bucket(width, CAST(since AS TIMESTAMPTZ)))))
 ),
 running_top AS (  -- ONE sort: each task's events by time (kinds of an instant together)
     SELECT
@@ -66,6 +94,7 @@ per_bucket AS (
             CASE WHEN causal_state(top_key) = 'running' THEN 1 ELSE 0 END
             - CASE WHEN causal_state(previous_top_key) = 'running' THEN 1 ELSE 0 END
         ) AS running_delta,
+        count(*) FILTER (WHERE kind >= 0) AS events,
         count(*) FILTER (WHERE event_type = 'task_enqueued' AND repeats IS NOT TRUE) AS enqueued,
         count(*) FILTER (WHERE event_type = 'task_started' AND repeats IS NOT TRUE) AS started,
         count(*) FILTER (WHERE event_type = 'task_completed' AND repeats IS NOT TRUE)
@@ -83,8 +112,10 @@ grid AS (
             lambda bucket: timezone('UTC', bucket)
         )) AS bucket_start
     FROM (SELECT DISTINCT queue FROM per_bucket) AS q
-    CROSS JOIN (
-        SELECT min(bucket_start) AS first_bucket, max(bucket_start) AS last_bucket
+    CROSS JOIN (  -- to the last event's bucket (an entering state alone makes no bucket)
+        SELECT
+            min(bucket_start) AS first_bucket,
+            max(bucket_start) FILTER (WHERE events > 0) AS last_bucket
         FROM per_bucket
     ) AS b
 )
@@ -106,4 +137,5 @@ SELECT
     coverage_complete(g.bucket_start, add_utc(g.bucket_start, width)) AS complete
 FROM grid AS g
 LEFT JOIN per_bucket AS p USING (queue, bucket_start)
+QUALIFY until IS NULL OR g.bucket_start <= time_bucket(width, CAST(until AS TIMESTAMPTZ))
 ORDER BY g.queue, g.bucket_start;

@@ -85,7 +85,8 @@ def test_stored_task_snapshots_has_the_written_snapshot_schema_empty_or_not(
                 [str(written[0])],
             ).fetchall()
         ]
+    expected = [*in_file, *PARTITION_COLUMNS]
     empty = Lake(tmp_path / "empty").ensure()
-    assert described(empty, "stored_task_snapshots") == in_file
-    assert described(lake, "stored_task_snapshots") == in_file
+    assert described(empty, "stored_task_snapshots") == expected
+    assert described(lake, "stored_task_snapshots") == expected
     assert in_file[:2] == [("task_id", "VARCHAR"), ("task_name", "VARCHAR")]
