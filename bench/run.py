@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             size: query_figures.now_cost(prepare_lake(args.data_dir, size)[0], repeat)
             for size in (small, big)
         }
-        show([query_figures.now_figure((label(small), costs[small]), (label(big), costs[big]))])
+        show(query_figures.now_figures((label(small), costs[small]), (label(big), costs[big])))
     print()
     print(render(figures))
     missed = [f.name for f in figures if f.ok is False]

@@ -59,8 +59,13 @@ def test_datagen_and_query_figures_on_a_tiny_lake(tmp_path: Path) -> None:
     assert all(f.value > 0 and f.baseline and f.baseline > 0 for f in figures)
     cost = query_figures.now_cost(lake, repeat=1)
     assert cost.seconds > 0
-    figure = query_figures.now_figure(("20k", cost), ("20k", cost))
-    assert figure.ratio == pytest.approx(1.0) and figure.target == "ratio <= 1.2"
+    assert cost.recent_depth_seconds > 0
+    figures = query_figures.now_figures(("20k", cost), ("20k", cost))
+    assert [f.name for f in figures] == [
+        '"now" queue_stats @20k',
+        '"now" queue_depth_series last day @20k',
+    ]
+    assert all(f.ratio == pytest.approx(1.0) and f.target == "ratio <= 1.2" for f in figures)
 
 
 def test_ingest_figures_on_tiny_sizes() -> None:
