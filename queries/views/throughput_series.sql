@@ -1,7 +1,10 @@
 -- throughput_series: completions and failures per queue and task type over time (a table macro:
--- FROM throughput_series(INTERVAL 1 HOUR)), as of T. Buckets [bucket_start, bucket_start +
--- width) aligned by time_bucket, in UTC whatever the session's TimeZone (see add_utc); only
--- buckets with at least one end event have a row.
+-- FROM throughput_series(INTERVAL 1 HOUR), or a window of it: FROM throughput_series(INTERVAL 1
+-- HOUR, since := TIMESTAMPTZ '…', until := TIMESTAMPTZ '…')), as of T. Buckets [bucket_start,
+-- bucket_start + width) aligned by time_bucket, in UTC whatever the session's TimeZone (see
+-- add_utc); only buckets with at least one end event have a row. A window gives the rows whose
+-- bucket holds or follows since and holds or precedes until, reading only the events (and the
+-- hour partitions) from since's bucket on.
 -- Grain: one row per queue, task_name and bucket with an end event.
 -- Columns:
 --   completed        task_completed events in the bucket (each event once)
@@ -10,13 +13,20 @@
 --   avg_duration_ms  mean duration_ms of the bucket's task_completed events
 --   complete         false when the bucket overlaps an ingest gap (its counts may be too low);
 --                    see ingest_gaps and coverage_complete
-CREATE OR REPLACE MACRO throughput_series(width) AS TABLE
+CREATE OR REPLACE MACRO throughput_series(width, since := NULL, until := NULL) AS TABLE
 WITH ends AS (
     SELECT DISTINCT ON (event_id)
         event_id, queue, task_name, event_type, "timestamp", duration_ms
     FROM event_log
     WHERE task_id IS NOT NULL
       AND event_type IN ('task_completed', 'task_failed', 'task_reenqueued')
+      AND (since IS NULL
+           OR ("timestamp" >= time_bucket(width, CAST(since AS TIMESTAMPTZ))
+               -- on the Hive columns too, so that the files of earlier hours are skipped
+               AND NOT partition_closed_at(
+                   "date", "hour", time_bucket(width, CAST(since AS TIMESTAMPTZ)))))
+      AND (until IS NULL
+           OR "timestamp" < add_utc(time_bucket(width, CAST(until AS TIMESTAMPTZ)), width))
 )
 SELECT
     queue,

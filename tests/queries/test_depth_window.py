@@ -1,6 +1,7 @@
 """A window of queue_depth_series (since/until) gives exactly the rows of the whole series in
-that window: the state entering it comes from the task partials before since (task snapshots
-where compaction stored them, rows elsewhere), only the window's events are ordered.
+that window (and so does one of throughput_series, which needs no state): the state entering it
+comes from the task partials before since (task snapshots where compaction stored them, rows
+elsewhere), only the window's events are ordered.
 
 Histories from tests/queries/history.py (retries, failures, cancels, crashes, skew, duplicated
 and dropped messages) span several hour partitions; a lake is compacted or not, and may receive
@@ -37,6 +38,8 @@ SELECT * FROM queue_depth_series(
     {width}, since := CAST($since AS TIMESTAMPTZ), until := CAST($until AS TIMESTAMPTZ)
 )
 """
+WHOLE_THROUGHPUT = WHOLE.replace("queue_depth_series", "throughput_series")
+WINDOW_THROUGHPUT = WINDOW.replace("queue_depth_series", "throughput_series")
 
 
 def rows(con: Any, sql: str, since: datetime | None, until: datetime | None) -> list[Any]:
@@ -85,7 +88,10 @@ def test_a_window_equals_the_whole_series_in_it(
         with queries.connect(lake, as_of=instant(as_of)) as con:
             whole = rows(con, WHOLE.format(width=width), since, until)
             window = rows(con, WINDOW.format(width=width), since, until)
+            throughput = rows(con, WHOLE_THROUGHPUT.format(width=width), since, until)
+            windowed_throughput = rows(con, WINDOW_THROUGHPUT.format(width=width), since, until)
     assert window == whole, (since, until, width)
+    assert windowed_throughput == throughput, (since, until, width)
 
 
 def test_a_recent_window_reads_no_event_file_of_the_hours_before_it(tmp_path: Path) -> None:
