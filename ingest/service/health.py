@@ -44,7 +44,7 @@ def evaluate(service: ObservedIngester, unhealthy_after: float, now: float | Non
         )
     if failing:
         reasons.append(f"committing to the lake fails ({failing} attempts in a row; see the log)")
-    if not service.processor_running():
+    if service.processor_gone():
         reasons.append("the ingest processor is not running")
     details = {
         "ingester_id": service.ingester_id,

@@ -81,6 +81,9 @@ class IngestService:
     def processor_running(self) -> bool:
         return self.runner is not None and self.runner.alive()
 
+    def processor_gone(self) -> bool:
+        return self.runner is not None and not self.runner.alive()
+
     def run(self) -> int:
         started_us = now_us()
         lake = Lake(self.settings.lake).ensure()

@@ -31,5 +31,10 @@ class ObservedIngester(Protocol):
         ...
 
     def processor_running(self) -> bool:
-        """Whether the processor (WAL to lake) is alive."""
+        """Whether the processor (WAL to lake) is alive (False before it was started)."""
+        ...
+
+    def processor_gone(self) -> bool:
+        """Whether the processor was started and is no longer alive (False before it was
+        started: start-up is not a failure)."""
         ...

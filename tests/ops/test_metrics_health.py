@@ -13,7 +13,10 @@ import duckdb
 import pytest
 import redis
 
+from tasqlake.ingest.service import health
+from tasqlake.ingest.service.ingest_service import IngestService
 from tasqlake.local_redis import free_port
+from tasqlake.schemas.settings import Settings
 from tasqlake.simulator import SimulationSpec, iter_events
 from tests.ops.helpers import (
     IngestProcess,
@@ -248,3 +251,14 @@ def test_metrics_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
         f"tasqlake: error: cannot serve metrics on 127.0.0.1:{port}: Address already in use "
         "(choose another --metrics-port / --metrics-bind)"
     )
+
+
+def test_before_start_up_only_the_missing_subscription_counts_against_health() -> None:
+    """An ingester whose processor has not been started yet is not 'processor gone': during
+    start-up (WAL recovery) only the unsubscribed time decides, after unhealthy_after."""
+    service = IngestService(Settings.resolve({}, {}))
+    assert not service.processor_running() and not service.processor_gone()
+    assert health.evaluate(service, 60.0, now=service.started + 1).healthy
+    late = health.evaluate(service, 60.0, now=service.started + 120)
+    assert late.reasons == ["not subscribed to Redis for 120 s (unhealthy after 60 s)"]
+    assert late.http_status == 503
