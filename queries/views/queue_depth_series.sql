@@ -65,11 +65,8 @@ task_events AS (
     WHERE task_id IS NOT NULL
       AND event_type IN ('task_enqueued', 'task_started', 'task_completed', 'task_failed',
                          'task_reenqueued', 'task_cancelled')
-      AND (since IS NULL
-           OR ("timestamp" >= time_bucket(width, CAST(since AS TIMESTAMPTZ))
-               -- on the Hive columns too, so that the files of earlier hours are skipped
-               AND NOT partition_closed_at(
-                   "date", "hour", time_bucket(width, CAST(since AS TIMESTAMPTZ)))))
+      AND stamped_from(
+          "timestamp", "date", "hour", time_bucket(width, CAST(since AS TIMESTAMPTZ)))
 ),
 running_top AS (  -- ONE sort: each task's events by time (kinds of an instant together)
     SELECT

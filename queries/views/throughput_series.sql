@@ -20,11 +20,8 @@ WITH ends AS (
     FROM event_log
     WHERE task_id IS NOT NULL
       AND event_type IN ('task_completed', 'task_failed', 'task_reenqueued')
-      AND (since IS NULL
-           OR ("timestamp" >= time_bucket(width, CAST(since AS TIMESTAMPTZ))
-               -- on the Hive columns too, so that the files of earlier hours are skipped
-               AND NOT partition_closed_at(
-                   "date", "hour", time_bucket(width, CAST(since AS TIMESTAMPTZ)))))
+      AND stamped_from(
+          "timestamp", "date", "hour", time_bucket(width, CAST(since AS TIMESTAMPTZ)))
       AND (until IS NULL
            OR "timestamp" < add_utc(time_bucket(width, CAST(until AS TIMESTAMPTZ)), width))
 )
