@@ -22,6 +22,7 @@ from pathlib import Path
 from bench import ingest_figures, query_figures
 from bench.datagen import fill_lake
 from bench.figures import Figure, render
+from tasqlake.lake.chain import chain_size
 from tasqlake.lake.compaction import compact
 from tasqlake.lake.layout import TASK_SNAPSHOTS_DIR
 from tasqlake.lake.storage import Lake
@@ -69,7 +70,72 @@ def prepare_lake(data_dir: Path, size: int) -> tuple[Lake, dict[str, float]]:
     info["bytes_per_event"] = sum(lake.size(f) for f in files) / max(rows, 1)
     snapshots = lake.list_files(TASK_SNAPSHOTS_DIR)
     info["snapshot_bytes_per_event"] = sum(lake.size(f) for f in snapshots) / max(rows, 1)
+    for part, size in chain_size(lake).items():
+        info[f"chain_{part}_bytes_per_event"] = size / max(rows, 1)
+    info["hours"] = len(list(lake.iter_partitions("events")))
     return lake, info
+
+
+def derived_storage_figure(size_label: str, info: dict[str, float]) -> Figure:
+    """All derived state per event: task snapshots and every part of the snapshot chain."""
+    parts = {"task snapshots": info.get("snapshot_bytes_per_event", 0.0)}
+    parts.update(
+        {
+            f"chain {key.removeprefix('chain_').removesuffix('_bytes_per_event')}": value
+            for key, value in info.items()
+            if key.startswith("chain_")
+        }
+    )
+    total = sum(parts.values())
+    shares = ", ".join(f"{name} {value:.2f}" for name, value in parts.items())
+    return Figure(
+        f"derived state bytes per stored event @{size_label}",
+        total,
+        "B",
+        limit=10,
+        anchor="task snapshots alone 9.8-12.9",
+        note=shares,
+    )
+
+
+def compaction_figure(size_label: str, info: dict[str, float]) -> Figure | None:
+    """The first compaction of the lake (events, task snapshots and the chain)."""
+    if "compact_s" not in info:
+        return None
+    return Figure(
+        f"compaction of the whole lake (first use, chain included) @{size_label}",
+        info["compact_s"],
+        "s",
+        limit=85 * info["events"] / 10_000_000,
+        anchor="10M in 85 s before the chain",
+        note=f"{info['events'] / info['compact_s']:,.0f} events/s",
+    )
+
+
+def rebuild_figure(lake: Lake, size_label: str, info: dict[str, float]) -> Figure | None:
+    """A late file into the hour one day before the last: the next compaction re-compacts that
+    hour and rebuilds the chain from it; against compacting one day of this lake."""
+    hours = sorted(lake.iter_partitions("events"))
+    if len(hours) < 26 or "compact_s" not in info:
+        return None
+    date, hour = hours[-25]
+    partition = f"events/date={date}/hour={hour:02d}"
+    source = lake.list_files(partition)[0]
+    lake.commit_parquet(f"{partition}/late-copy.parquet", lake.read_table(source))
+    started = time.perf_counter()
+    report = compact(lake, timedelta(hours=1), grace=timedelta(0))
+    took = time.perf_counter() - started
+    one_day = info["compact_s"] * 24 / len(hours)
+    return Figure(
+        f"chain rebuild after a late file one day back @{size_label}",
+        took,
+        "s",
+        baseline=one_day,
+        baseline_name="compacting one day",
+        limit=2.0,
+        compare_ratio=True,
+        note=f"{len(report.chain.links)} links rebuilt",
+    )
 
 
 def storage_figure(size_label: str, info: dict[str, float]) -> Figure:
@@ -116,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         for size in sorted(set(sizes) | {small, big}):
             lake, info = prepare_lake(args.data_dir, size)
             if size == max(sizes):
-                show([storage_figure(label(size), info)])
+                show([storage_figure(label(size), info), derived_storage_figure(label(size), info)])
+            compaction = compaction_figure(label(size), info)
+            if compaction is not None:
+                show([compaction])
             if size in sizes:
                 show(query_figures.view_figures(lake, label(size), repeat))
         costs = {
@@ -124,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
             for size in (small, big)
         }
         show(query_figures.now_figures((label(small), costs[small]), (label(big), costs[big])))
+        big_lake, big_info = prepare_lake(args.data_dir, big)
+        rebuild = rebuild_figure(big_lake, label(big), big_info)
+        if rebuild is not None:
+            show([rebuild])
     print()
     print(render(figures))
     missed = [f.name for f in figures if f.ok is False]

@@ -18,7 +18,10 @@ more than one compaction. Then, in this order:
 3. a manifest naming the outputs and the superseded inputs is committed atomically;
 4. a later run, once ``grace`` (default 10 min) has passed since the manifest was written,
    deletes the superseded files (and the task snapshots of superseded ``snapshotted-`` files),
-   then the manifest.
+   then the manifest;
+5. every run then extends the snapshot chain (:mod:`tasqlake.lake.chain`) over the hours whose
+   files are one compaction's output alone, rebuilding it from the first hour whose link a
+   later file invalidated.
 
 Partitions compacted before task snapshots existed (``compacted-`` files) are compacted once
 more, to give them a snapshot.
@@ -58,6 +61,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasqlake.lake import layout
+from tasqlake.lake.chain import ChainReport, LinkProgress, extend_chain
 from tasqlake.lake.compaction_format import (
     MAX_ROWS_PER_FILE,
     MERGE_SQL,
@@ -75,6 +79,7 @@ from tasqlake.lake.compaction_manifest import (
 from tasqlake.lake.layout import snapshot_of, snapshot_path, snapshotted_name
 from tasqlake.lake.retention import partition_end
 from tasqlake.lake.storage import Lake
+from tasqlake.schemas import constants
 from tasqlake.schemas.errors import StorageError
 from tasqlake.schemas.redaction import METADATA_KEY
 from tasqlake.schemas.stored import EVENT_SCHEMA, upcast
@@ -83,6 +88,7 @@ from tasqlake.schemas.task_algebra import macros
 DEFAULT_OLDER_THAN = timedelta(hours=1)
 DEFAULT_GRACE = timedelta(minutes=10)
 DEFAULT_MEMORY_LIMIT = "1GB"
+DEFAULT_ALLOWED_LATENESS = timedelta(seconds=constants.DEFAULT_ALLOWED_LATENESS_S)
 #: Compacted files: ``snapshotted-`` (with a task snapshot) or, before snapshots, ``compacted-``.
 _COMPACTED = re.compile(r"^(?:snapshotted|compacted)-(\d{6})-[0-9a-f]{8}(?:-\d{3})?\.parquet$")
 
@@ -107,6 +113,7 @@ class CompactionReport:
     bytes_out: int = 0
     deleted_files: int = 0
     pending_files: int = 0  # superseded, waiting for their grace period
+    chain: ChainReport = field(default_factory=ChainReport)
 
     @property
     def duplicates_removed(self) -> int:
@@ -164,23 +171,33 @@ def compact(
     now: datetime | None = None,
     progress: Progress | None = None,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    allowed_lateness: timedelta = DEFAULT_ALLOWED_LATENESS,
+    link_progress: LinkProgress | None = None,
 ) -> CompactionReport:
-    """Delete what is past its grace period, then compact every closed partition that needs it."""
+    """Delete what is past its grace period, compact every closed partition that needs it, then
+    extend the snapshot chain (:mod:`tasqlake.lake.chain`) over the hours that are clean."""
     moment = now or datetime.now(UTC)
     report = CompactionReport(cutoff=moment - older_than)
     manifests = load_manifests(lake)
     remaining = purge_superseded(lake, manifests, moment - grace, report)
     plans = plan(lake, report.cutoff, remaining)
-    if not plans:
-        return report
     with _merger(memory_limit) as con:
         for item in plans:
             rows = compact_partition(lake, con, item, moment, report)
             if progress is not None:
                 progress(item.partition, rows)
-    if grace <= timedelta(0):  # no grace: what this run superseded goes now, not next run
-        report.pending_files = 0
-        purge_superseded(lake, load_manifests(lake), moment, report)
+        if plans and grace <= timedelta(0):  # no grace: what this run superseded goes now
+            report.pending_files = 0
+            purge_superseded(lake, load_manifests(lake), moment, report)
+        report.chain = extend_chain(
+            lake,
+            con,
+            cutoff=report.cutoff,
+            allowed_lateness=allowed_lateness,
+            now=moment,
+            grace=grace,
+            progress=link_progress,
+        )
     return report
 
 

@@ -9,6 +9,7 @@
       quarantine/date=D/hour=HH/….parquet                          payloads that could not be stored
       gaps/date=D/hour=HH/….parquet                                windows not subscribed
       compaction/superseded/date=D/hour=HH/….json                  files superseded by compaction
+      chain/<part>/date=D/hour=HH/link-G-B-T-P.parquet             the snapshot chain (see below)
       requeued/<run>.parquet, requeued/<run>.done                  the requeue ledger
       wal/                                                         a local ingester's WAL
 
@@ -19,6 +20,15 @@ partition, holding one row per task with the partial aggregates of that partitio
 with the same partials computed over the event files no snapshot covers; because every aggregate
 is a min, a max or an arg_max that carries its key, the merge equals one pass over all the events
 (duplicates included).
+
+The snapshot chain (:mod:`tasqlake.lake.chain`): for each compacted hour H, in hour order, a
+*link* holding the state at the end of H, built from the link before it and H's events. Its parts
+share one file name ``link-<generation>-<built ms>-<token>-<previous token>.parquet`` in
+``chain/<part>/date=D/hour=HH/``: ``carry`` (partials of the tasks not settled), ``folded`` (the
+counters of every settled task), ``sessions`` (every worker session), ``late`` (events found
+stamped later than the allowed lateness after their task settled) and, committed last, ``links``
+(one row that says the link is complete). Which links are valid is decided from file names alone
+(``schemas/sql/chain_validity.sql``).
 
 Invariants the compaction keeps and the views rely on:
 
@@ -48,13 +58,30 @@ MANIFEST_DIR = "compaction/superseded"
 REQUEUED_DIR = "requeued"
 #: The write-ahead log of an ingester whose WAL directory is not given (a local lake only).
 WAL_DIR = "wal"
-#: The directories partitioned by ``date=D/hour=HH`` that retention prunes. Task snapshots go
-#: first: a crash half-way must not leave a snapshot whose events are gone (the views would still
-#: count them).
-PARTITIONED_DIRS = (TASK_SNAPSHOTS_DIR, EVENTS_DIR, QUARANTINE_DIR, GAPS_DIR)
+#: The snapshot chain: one directory per part, each Hive-partitioned like events/.
+CHAIN_DIR = "chain"
+#: The parts of a chain link, in the order they are committed: ``links`` (the head that makes a
+#: link exist) goes last, so a link whose head is listed has all its parts.
+CHAIN_PARTS = ("carry", "folded", "sessions", "late", "links")
+CHAIN_HEAD_PART = "links"
+#: The directories partitioned by ``date=D/hour=HH`` that retention prunes. Chain heads and task
+#: snapshots go first: a crash half-way must not leave a snapshot whose events are gone (the
+#: views would still count them), nor a link without its parts.
+PARTITIONED_DIRS = (
+    f"{CHAIN_DIR}/{CHAIN_HEAD_PART}",
+    *(f"{CHAIN_DIR}/{part}" for part in CHAIN_PARTS if part != CHAIN_HEAD_PART),
+    TASK_SNAPSHOTS_DIR,
+    EVENTS_DIR,
+    QUARANTINE_DIR,
+    GAPS_DIR,
+)
 #: Prefix of compacted event files covered by a task snapshot (the views skip them by name).
 SNAPSHOTTED_PREFIX = "snapshotted-"
 SNAPSHOT_PREFIX = "snapshot-"
+
+LINK_PREFIX = "link-"
+#: The token a first link names as its predecessor.
+NO_LINK = "00000000"
 
 _SNAPSHOTTED = re.compile(r"^snapshotted-(\d{6})-([0-9a-f]{8})(?:-\d{3})?\.parquet$")
 
@@ -79,3 +106,20 @@ def snapshot_of(event_file: str) -> str | None:
     if match is None:
         return None
     return snapshot_path(directory, int(match.group(1)), match.group(2))
+
+
+def chain_dir(part: str) -> str:
+    """``chain/<part>``: the directory of one part of the snapshot chain."""
+    if part not in CHAIN_PARTS:
+        raise ValueError(f"unknown chain part {part!r}")
+    return f"{CHAIN_DIR}/{part}"
+
+
+def link_name(generation: int, built_ms: int, token: str, previous: str) -> str:
+    """``link-G-B-T-P.parquet``: the file name every part of one chain link has."""
+    return f"{LINK_PREFIX}{generation:06d}-{built_ms:013d}-{token}-{previous}.parquet"
+
+
+def link_path(part: str, date: str, hour: int, name: str) -> str:
+    """``chain/<part>/date=D/hour=HH/<name>``."""
+    return f"{chain_dir(part)}/date={date}/hour={hour:02d}/{name}"

@@ -152,6 +152,17 @@ class Lake:
         except (OSError, pa.ArrowInvalid) as error:
             raise StorageError(f"cannot read {target}: {error}") from error
 
+    def read_metadata(self, relpath: str) -> pa.parquet.FileMetaData:
+        """The Parquet footer of ``relpath`` (row counts, schema), without reading the data."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        target = self.path(relpath)
+        try:
+            return pq.read_metadata(target)
+        except (OSError, pa.ArrowInvalid) as error:
+            raise StorageError(f"cannot read {target}: {error}") from error
+
     # --- writing ---------------------------------------------------------------------------
     def commit_parquet(self, relpath: str, table: pa.Table, **options: object) -> int:
         """Write ``table`` to ``relpath`` atomically; returns the committed file's size."""

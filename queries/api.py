@@ -35,7 +35,23 @@ def _first_line(error: BaseException) -> str:
 #: which events were stored: they change when compaction merges files; every other view does not.
 #: All are helpers (queries/helpers/), none is in the contract.
 STORAGE_VIEWS = frozenset(
-    {"stored_events", "event_log", "unsnapshotted_log", "stored_task_snapshots", "task_partials"}
+    {
+        "stored_events",
+        "event_log",
+        "unsnapshotted_log",
+        "stored_task_snapshots",
+        "task_partials",
+        "event_files",
+        "chain_files",
+        "chain_links",
+        "chain_head",
+        "chain_carry",
+        "chain_folded",
+        "chain_sessions",
+        "chain_summary",
+        "chain_tail",
+        "live_task_partials",
+    }
 )
 
 

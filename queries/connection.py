@@ -19,6 +19,10 @@ EVENTS_GLOB_VARIABLE = "tasqlake_events_glob"
 GAPS_GLOB_VARIABLE = "tasqlake_gaps_glob"
 #: DuckDB session variable holding the task snapshots glob (read by ``stored_task_snapshots``).
 TASK_SNAPSHOTS_GLOB_VARIABLE = "tasqlake_task_snapshots_glob"
+#: DuckDB session variables holding the globs of the snapshot chain's parts (``chain_*`` views).
+CHAIN_GLOB_VARIABLES = {part: f"tasqlake_chain_{part}_glob" for part in layout.CHAIN_PARTS}
+#: DuckDB session variable holding the glob of every file of the snapshot chain.
+CHAIN_FILES_GLOB_VARIABLE = "tasqlake_chain_files_glob"
 #: DuckDB session variable holding the instant every view answers for (see ``as_of.sql``).
 AS_OF_VARIABLE = "as_of"
 
@@ -56,6 +60,11 @@ def lake_variables(lake: Lake) -> dict[str, str]:
         EVENTS_GLOB_VARIABLE: lake.events_glob,
         GAPS_GLOB_VARIABLE: lake.glob_uri(layout.GAPS_DIR),
         TASK_SNAPSHOTS_GLOB_VARIABLE: lake.glob_uri(layout.TASK_SNAPSHOTS_DIR),
+        **{
+            variable: lake.glob_uri(layout.chain_dir(part))
+            for part, variable in CHAIN_GLOB_VARIABLES.items()
+        },
+        CHAIN_FILES_GLOB_VARIABLE: lake.glob_uri(layout.CHAIN_DIR, "*/*/*/*.parquet"),
     }
 
 

@@ -66,10 +66,13 @@ _COLUMN = re.compile(r"^ {2,3}(?P<name>\w+)\s+(?P<doc>\S.*)$")
 _CONTINUATION = re.compile(r"^\s{4,}\S")
 _DUCKDB_LINE = re.compile(r"LINE (\d+):")
 _STRING_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|--[^\n]*")
-#: A call whose first argument is a quoted name: a table macro over a relation
-#: (``merge_task_partials('task_partials', terminal_details := false)``); getvariable names a
-#: variable.
-_RELATION_ARGUMENT = re.compile(r"\b(?!getvariable\b)\w+\(\s*'(\w+)'\s*[,)]", re.I)
+#: A call whose arguments start with quoted names: a table macro over relations
+#: (``merge_task_partials('task_partials', terminal_details := false)``,
+#: ``worker_sessions_after('chain_sessions', 'chain_tail')``); getvariable names a variable.
+_RELATION_ARGUMENTS = re.compile(
+    r"\b(?!getvariable\b)\w+\(\s*('\w+'(?:\s*,\s*'\w+')*)\s*[,)]", re.I
+)
+_QUOTED_NAME = re.compile(r"'(\w+)'")
 _WORD = re.compile(r"\b[a-z_][a-z0-9_]*\b", re.I)
 
 
@@ -182,7 +185,12 @@ def _mentions(sql: str) -> set[str]:
     """Names the statement uses: its words outside strings and comments, and the relations a
     table macro is called on by name (``task_partials_of('unsnapshotted_log')``)."""
     words = _WORD.findall(_STRING_OR_COMMENT.sub(" ", sql))
-    return {w.lower() for w in [*words, *_RELATION_ARGUMENT.findall(sql)]}
+    relations = [
+        name
+        for arguments in _RELATION_ARGUMENTS.findall(sql)
+        for name in _QUOTED_NAME.findall(arguments)
+    ]
+    return {w.lower() for w in [*words, *relations]}
 
 
 def order_by_dependencies(objects: list[SqlObject]) -> list[SqlObject]:

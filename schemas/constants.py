@@ -14,6 +14,14 @@ DEFAULT_WAL_FSYNC_INTERVAL_S = 1.0
 DEFAULT_HEALTH_CHECK_INTERVAL_S = 5.0
 DEFAULT_RECONNECT_MAX_DELAY_S = 10.0
 
+#: The snapshot chain's bound: how long after a task's terminal event another event of that
+#: task may still be stamped (``allowed_lateness``). At least the 5-minute throughput window of
+#: queue_stats, which reads the tasks not settled only.
+DEFAULT_ALLOWED_LATENESS_S = 3600.0
+MIN_ALLOWED_LATENESS_S = 300.0
+#: How far back the chain looks for the settled task an event arriving too late belongs to.
+LATENESS_DETECTION_HORIZON_S = 7 * 86400.0
+
 #: Events stamped earlier than this, or later than now + the skew allowance, are quarantined.
 MIN_EVENT_YEAR = 2000
 MAX_FUTURE_SKEW_S = 24 * 3600

@@ -48,6 +48,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "export_derived": ("TASQLAKE_EXPORT_DERIVED",),
     "compact_every": ("TASQLAKE_COMPACT_EVERY",),
     "retention": ("TASQLAKE_RETENTION",),
+    "allowed_lateness": ("TASQLAKE_ALLOWED_LATENESS",),
 }
 
 
@@ -148,6 +149,17 @@ def _duration_seconds(name: str, raw: Any) -> float:
     return _positive_float(name, seconds)
 
 
+def _allowed_lateness(name: str, raw: Any) -> float:
+    """A duration of at least MIN_ALLOWED_LATENESS_S (5 minutes)."""
+    seconds = _duration_seconds(name, raw)
+    if seconds < constants.MIN_ALLOWED_LATENESS_S:
+        raise ConfigError(
+            f"{name} must be at least 5m (queue_stats' throughput window reads only the tasks "
+            f"the snapshot chain has not settled), got {raw!r}"
+        )
+    return seconds
+
+
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "redis_url": _redis_url,
     "channels": _channels,
@@ -174,6 +186,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "export_derived": _bool,
     "compact_every": _duration_seconds,
     "retention": _duration_seconds,
+    "allowed_lateness": _allowed_lateness,
 }
 
 
@@ -204,6 +217,7 @@ _FILE_TYPES: dict[str, tuple[type, ...]] = {
     "export_derived": (bool,),
     "compact_every": (str, int, float),
     "retention": (str, int, float),
+    "allowed_lateness": (str, int, float),
 }
 _TYPE_NAMES = {
     str: "a string",
@@ -286,6 +300,9 @@ class Settings:
     compact_every: float | None = None
     #: Delete hour partitions older than this many seconds, checked hourly (None: keep all).
     retention: float | None = None
+    #: The snapshot chain's bound, in seconds: how long after a task's terminal event another
+    #: event of that task may still be stamped (see tasqlake.lake.chain).
+    allowed_lateness: float = constants.DEFAULT_ALLOWED_LATENESS_S
     config_file: str | None = None
     #: Where each value came from: "flag", "env:NAME", "file:PATH" or "default".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)

@@ -10,12 +10,15 @@ written once and named:
 * what a task's greatest keys mean: ``causal_state``, ``causal_finished_at``,
   ``task_attempts_begun``, ``task_retries``;
 * ``task_partials_of`` — the per-task partial aggregates of any relation of events, which a task
-  snapshot stores — and ``merge_task_partials``, which merges partial rows into the one-pass
-  result (``task_state``, ``queue_stats``).
+  snapshot stores — ``combine_task_partials`` (the merge rule, keys kept: the snapshot chain's
+  carry) and ``merge_task_partials``, which reads the one-pass result out of it (``task_state``);
+* the snapshot chain's rules: ``is_settled`` (which tasks are folded), ``task_counters_of``
+  (what is folded), ``worker_sessions_after`` (worker sessions continued by later events) and
+  ``chain_validity`` (which links may be trusted).
 
-Compaction (``tasqlake.lake``) computes the partials it stores with these macros and the
-catalogue (``tasqlake.queries``) merges them with the same ones, so neither depends on the other
-through SQL.
+Compaction (``tasqlake.lake``) computes the partials and the chain it stores with these macros
+and the catalogue (``tasqlake.queries``) merges them with the same ones, so neither depends on
+the other through SQL.
 """
 
 from __future__ import annotations
@@ -39,7 +42,12 @@ MACRO_FILES = (
     "task_attempts_begun.sql",
     "task_retries.sql",
     "task_partials_of.sql",
+    "combine_task_partials.sql",
     "merge_task_partials.sql",
+    "is_settled.sql",
+    "task_counters_of.sql",
+    "worker_sessions_after.sql",
+    "chain_validity.sql",
 )
 
 

@@ -20,6 +20,7 @@ from multiprocessing.process import BaseProcess
 
 from tasqlake.ingest.service import logging_setup
 from tasqlake.lake.storage import Lake
+from tasqlake.schemas import constants
 from tasqlake.schemas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,15 @@ class MaintenancePlan:
     lake_root: str
     compact_every: float | None
     retention: float | None
+    allowed_lateness: float = constants.DEFAULT_ALLOWED_LATENESS_S
 
     @classmethod
     def from_settings(cls, settings: Settings, lake: Lake) -> MaintenancePlan | None:
         if settings.compact_every is None and settings.retention is None:
             return None
-        return cls(str(lake.root), settings.compact_every, settings.retention)
+        return cls(
+            str(lake.root), settings.compact_every, settings.retention, settings.allowed_lateness
+        )
 
     @property
     def interval(self) -> float:
@@ -53,7 +57,7 @@ def run_once(plan: MaintenancePlan, log_setup: tuple[str, int]) -> None:
     logging_setup.configure(*log_setup)
     lake = Lake(plan.lake_root)
     if plan.compact_every is not None:
-        report = compact(lake)
+        report = compact(lake, allowed_lateness=timedelta(seconds=plan.allowed_lateness))
         if report.partitions or report.deleted_files:
             log.info(
                 "compaction: %d partitions, %d files into %d rows (%d duplicates removed), "

@@ -6,6 +6,8 @@
 -- began without an offline, or no event for more than 3 x freq before T: it ended at its last
 -- event); running otherwise. freq comes from online/heartbeat events only (worker_offline
 -- always says 60), default 60 s.
+-- The sessions are those of the snapshot chain's head (chain_sessions) continued by the events
+-- after it (chain_tail), by the rule of worker_sessions_after: without a head, every event.
 -- Grain: one row per worker_id and session_no (1, 2, … in time order).
 -- Columns:
 --   covers_from       task events stamped from here (first session: -infinity) …
@@ -14,55 +16,11 @@
 --   max_active        highest `active` the worker reported in the session (unreliable in 1.7)
 --   is_latest         the worker's latest session
 CREATE OR REPLACE VIEW worker_session_spans AS
-WITH worker_events AS (
-    SELECT DISTINCT ON (event_id)
-        event_id, worker_id, event_type, "timestamp", hostname, freq, active, processed, queues,
-        CASE event_type WHEN 'worker_online' THEN 0 WHEN 'worker_heartbeat' THEN 1 ELSE 2 END
-            AS phase
-    FROM event_log
-    WHERE event_type IN ('worker_online', 'worker_heartbeat', 'worker_offline')
-      AND worker_id IS NOT NULL
-),
-marked AS (
+WITH spans AS (
     SELECT
-        *,
-        CASE
-            WHEN event_type = 'worker_online' THEN 1
-            WHEN lag(event_type) OVER w IS NULL THEN 1
-            WHEN lag(event_type) OVER w = 'worker_offline' THEN 1
-            ELSE 0
-        END AS opens
-    FROM worker_events
-    WINDOW w AS (PARTITION BY worker_id ORDER BY "timestamp", phase, event_id)
-),
-numbered AS (
-    SELECT
-        *,
-        sum(opens) OVER (
-            PARTITION BY worker_id ORDER BY "timestamp", phase, event_id
-            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-        ) AS session_no
-    FROM marked
-),
-spans AS (
-    SELECT
-        worker_id,
-        CAST(session_no AS BIGINT) AS session_no,
-        arg_max(hostname, "timestamp") AS hostname,
-        arg_max(queues, "timestamp") FILTER (WHERE event_type <> 'worker_offline') AS queues,
-        min("timestamp") AS started_at,
-        max("timestamp") AS last_seen_at,
-        max("timestamp") FILTER (WHERE event_type <> 'worker_offline') AS last_heartbeat,
-        max("timestamp") FILTER (WHERE event_type = 'worker_offline') AS offline_at,
-        coalesce(
-            arg_max(freq, "timestamp") FILTER (WHERE event_type <> 'worker_offline' AND freq > 0),
-            60.0
-        ) AS freq,
-        count(*) FILTER (WHERE event_type = 'worker_heartbeat') AS heartbeats,
-        max(active) FILTER (WHERE event_type <> 'worker_offline') AS max_active,
-        arg_max(processed, "timestamp") AS processed
-    FROM numbered
-    GROUP BY worker_id, session_no
+        * EXCLUDE (freq, last_event_type),
+        coalesce(freq, 60.0) AS freq
+    FROM worker_sessions_after('chain_sessions', 'chain_tail')
 ),
 linked AS (
     SELECT

@@ -14,10 +14,11 @@
 -- (AsyncTasQ never moves a task between queues).
 -- With since and/or until the rows are exactly those of the whole series whose bucket holds or
 -- follows since and holds or precedes until: the state entering since's bucket comes from the
--- task partials before it (task_partials_before: task snapshots where compaction stored them),
--- one row per task ahead of the bucket's events, and only the events from that bucket on are
--- ordered, so a recent window costs one merge of the partials plus its own events, not a window
--- pass over every event of the history. (A task whose events name different queues enters the
+-- tasks not settled at the snapshot chain link before it (live_task_partials_before: the link's
+-- carry and the rows from its hour to the bucket; settled tasks are terminal for good, pending
+-- and running in no bucket), one row per task ahead of the bucket's events, and only the events
+-- from that bucket on are ordered, so a recent window costs one merge of the carry plus its own
+-- events, not a pass over the history. (A task whose events name different queues enters the
 -- window counted in its least queue.)
 -- Counts within a bucket are events stamped in it (an event stored twice counts once; events of
 -- one kind for one task stamped in the same microsecond count once).
@@ -37,7 +38,7 @@
 --                 ingest_gaps and coverage_complete
 CREATE OR REPLACE MACRO queue_depth_series(width, since := NULL, until := NULL) AS TABLE
 WITH partials_before AS (  -- no rows without since
-    SELECT * FROM task_partials_before(time_bucket(width, CAST(since AS TIMESTAMPTZ)))
+    SELECT * FROM live_task_partials_before(time_bucket(width, CAST(since AS TIMESTAMPTZ)))
 ),
 task_events AS (
     -- each task's state entering since's bucket, as one row at its start (kind -1: before the

@@ -1,9 +1,11 @@
 -- queue_stats: the state of each queue as of T, with the fields of AsyncTasQ's QueueStats in
 -- their plain meaning (derived from the log, not the driver's counters: see driver_queue_stats).
 -- Counts are of tasks by their state at T (see task_state): a retried task is counted once.
--- It merges task_partials itself (merge_task_partials, as task_state does), with only the
--- aggregates the counters need, waiting_since, latest_start_at and worker_id for tasks not
--- terminal only (the property tests hold the two equal).
+-- The snapshot chain makes it cost what recent activity costs: the totals are the counters
+-- chain_head folded for the settled tasks plus those of the tasks not settled
+-- (live_task_partials, merged as task_state merges them); depth, processing, throughput,
+-- orphaned and the oldest pending task come from the tasks not settled alone (a settled task
+-- is terminal, and ended before T minus the allowed lateness, at least 5 minutes).
 -- Grain: one row per queue seen in a task event stamped <= T.
 -- Columns:
 --   queue                   queue name (QueueStats.name)
@@ -23,38 +25,29 @@ WITH lost_sessions AS MATERIALIZED (  -- lost worker sessions (few), decided bef
     FROM worker_session_spans
     WHERE end_reason = 'lost'
 ),
-per_task AS (  -- task_state's merge; the details of settled tasks skipped (unused here)
-    SELECT task_id, queue, top_key, progress, completed_duration, waiting_since,
-           latest_start_at, worker_id
-    FROM merge_task_partials('task_partials', terminal_details := false)
+live AS MATERIALIZED (  -- the tasks not settled at chain_head, as of T
+    SELECT * FROM merge_task_partials('live_task_partials')
 ),
 t AS (
     SELECT
         queue,
         causal_state(top_key) AS state,
         causal_finished_at(top_key) AS finished_at,
-        task_retries(top_key, progress) AS retries,
-        completed_duration,
         waiting_since,
         latest_start_at,
         worker_id
-    FROM per_task
+    FROM live
 ),
-per_queue AS (
+live_per_queue AS (
     SELECT
         t.queue,
         count(*) FILTER (WHERE t.state = 'pending') AS depth,
         count(*) FILTER (WHERE t.state = 'running') AS processing,
-        count(*) FILTER (WHERE t.state = 'completed') AS completed_total,
-        count(*) FILTER (WHERE t.state = 'failed') AS failed_total,
-        avg(t.completed_duration) FILTER (WHERE t.state = 'completed') AS avg_duration_ms,
         count(*) FILTER (
             WHERE t.state = 'completed'
               AND t.finished_at > as_of() - INTERVAL 5 MINUTE
               AND t.finished_at <= as_of()
-        ) / 5.0 AS throughput_per_minute,
-        CAST(sum(t.retries) AS BIGINT) AS retried_total,
-        count(*) FILTER (WHERE t.state = 'cancelled') AS cancelled_total,
+        ) AS completed_recently,
         count(l.worker_id) AS orphaned,
         min(t.waiting_since) FILTER (WHERE t.state = 'pending') AS oldest_pending_since
     FROM t
@@ -64,6 +57,40 @@ per_queue AS (
      AND t.latest_start_at >= l.covers_from
      AND t.latest_start_at < l.covers_until
     GROUP BY t.queue
+),
+counted AS (
+    SELECT queue, completed, failed, cancelled, retries, duration_sum, duration_count,
+           0 AS depth, 0 AS processing, 0 AS completed_recently, 0 AS orphaned,
+           CAST(NULL AS TIMESTAMPTZ) AS oldest_pending_since
+    FROM chain_folded
+    UNION ALL BY NAME
+    SELECT queue, completed, failed, cancelled, retries, duration_sum, duration_count,
+           0 AS depth, 0 AS processing, 0 AS completed_recently, 0 AS orphaned,
+           CAST(NULL AS TIMESTAMPTZ) AS oldest_pending_since
+    FROM task_counters_of('live')
+    UNION ALL BY NAME
+    SELECT queue, 0 AS completed, 0 AS failed, 0 AS cancelled, 0 AS retries,
+           0 AS duration_sum, 0 AS duration_count, depth, processing, completed_recently,
+           orphaned, oldest_pending_since
+    FROM live_per_queue
+),
+per_queue AS (
+    SELECT
+        queue,
+        CAST(sum(depth) AS BIGINT) AS depth,
+        CAST(sum(processing) AS BIGINT) AS processing,
+        CAST(sum(completed) AS BIGINT) AS completed_total,
+        CAST(sum(failed) AS BIGINT) AS failed_total,
+        CASE WHEN sum(duration_count) > 0
+            THEN CAST(sum(duration_sum) AS DOUBLE) / sum(duration_count)
+        END AS avg_duration_ms,
+        sum(completed_recently) / 5.0 AS throughput_per_minute,
+        CAST(sum(retries) AS BIGINT) AS retried_total,
+        CAST(sum(cancelled) AS BIGINT) AS cancelled_total,
+        CAST(sum(orphaned) AS BIGINT) AS orphaned,
+        min(oldest_pending_since) AS oldest_pending_since
+    FROM counted
+    GROUP BY queue
 )
 SELECT
     queue,

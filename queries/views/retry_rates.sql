@@ -1,5 +1,6 @@
 -- retry_rates: how often each task type is retried and fails, per queue, as of T (from
--- task_state: each task counted once, in its state at T).
+-- task_state: each task counted once, in its state at T). Sums of task_counters (the snapshot
+-- chain's folded counters plus the tasks not settled).
 -- Grain: one row per queue and task_name.
 -- Columns:
 --   tasks                  tasks seen
@@ -15,14 +16,14 @@ WITH per_type AS (
     SELECT
         queue,
         task_name,
-        count(*) AS tasks,
+        CAST(sum(tasks) AS BIGINT) AS tasks,
         CAST(sum(attempts) AS BIGINT) AS attempts,
         CAST(sum(retries) AS BIGINT) AS retries,
-        count(*) FILTER (WHERE retries > 0) AS tasks_retried,
-        count(*) FILTER (WHERE state = 'failed') AS failed,
-        count(*) FILTER (WHERE state = 'completed') AS completed,
-        count(*) FILTER (WHERE state = 'completed' AND retries > 0) AS retried_then_completed
-    FROM task_state
+        CAST(sum(tasks_retried) AS BIGINT) AS tasks_retried,
+        CAST(sum(failed) AS BIGINT) AS failed,
+        CAST(sum(completed) AS BIGINT) AS completed,
+        CAST(sum(retried_then_completed) AS BIGINT) AS retried_then_completed
+    FROM task_counters
     GROUP BY queue, task_name
 )
 SELECT

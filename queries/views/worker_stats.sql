@@ -1,6 +1,8 @@
 -- worker_stats: each worker as of T, with the fields of AsyncTasQ's WorkerInfo (the Redis driver
 -- of 1.7 returns none; these come from the log). Running tasks are counted from task events, not
 -- from heartbeat `active` (unreliable in 1.7).
+-- Task counts come from the snapshot chain's folded counters plus the tasks not settled, the
+-- sessions from worker_session_spans (the chain's sessions plus the events after them).
 -- Grain: one row per worker_id seen in a worker event stamped <= T (its latest session).
 -- Columns:
 --   status            offline (worker_offline) | lost (no heartbeat for 3 x freq) | active (runs
@@ -18,18 +20,43 @@ CREATE OR REPLACE VIEW worker_stats AS
 WITH latest AS (
     SELECT * FROM worker_session_spans WHERE is_latest
 ),
-task_work AS (
+live AS MATERIALIZED (  -- the tasks not settled at chain_head, as of T
+    SELECT * FROM merge_task_partials('live_task_partials')
+),
+running AS (
     SELECT
         t.worker_id,
-        count(*) FILTER (WHERE t.state IN ('completed', 'failed')) AS tasks_processed,
-        count(*) FILTER (WHERE t.state = 'running' AND t.last_started_at >= l.covers_from)
-            AS running_tasks,
-        arg_max(t.task_id, t.last_started_at)
-            FILTER (WHERE t.state = 'running' AND t.last_started_at >= l.covers_from)
+        count(*) FILTER (WHERE t.last_started_at >= l.covers_from) AS running_tasks,
+        arg_max(t.task_id, t.last_started_at) FILTER (WHERE t.last_started_at >= l.covers_from)
             AS current_task_id
-    FROM task_state AS t
+    FROM (
+        SELECT task_id, worker_id,
+               CASE WHEN is_start_key(progress) THEN latest_start_at END AS last_started_at
+        FROM live
+        WHERE causal_state(top_key) = 'running'
+    ) AS t
     JOIN latest AS l ON l.worker_id = t.worker_id
     GROUP BY t.worker_id
+),
+processed AS (  -- settled (chain_folded) and not settled (live) tasks that ended
+    SELECT worker_id, CAST(sum(completed + failed) AS BIGINT) AS tasks_processed
+    FROM (
+        SELECT worker_id, completed, failed FROM chain_folded
+        UNION ALL
+        SELECT worker_id, completed, failed FROM task_counters_of('live')
+    )
+    WHERE worker_id IS NOT NULL
+    GROUP BY worker_id
+),
+task_work AS (
+    SELECT
+        l.worker_id,
+        p.tasks_processed,
+        r.running_tasks,
+        r.current_task_id
+    FROM latest AS l
+    LEFT JOIN processed AS p USING (worker_id)
+    LEFT JOIN running AS r USING (worker_id)
 )
 SELECT
     l.worker_id,

@@ -1,7 +1,8 @@
 -- merge_task_partials: the rows of task partials (columns of task_partials_of) merged into one
 -- row per task, exactly what one aggregate pass over all the task's events gives (a table
--- macro: FROM merge_task_partials('relation'[, terminal_details := false])): min and max of
--- their columns, each arg_max by the key stored next to it; duplicate rows change nothing.
+-- macro: FROM merge_task_partials('relation'[, terminal_details := false])): the values of
+-- combine_task_partials (the merge rule: min and max of their columns, each arg_max by the key
+-- stored next to it; duplicate rows change nothing) without the keys.
 -- task_state merges every column; a query that reads only some of them gets the others dropped
 -- by DuckDB. With terminal_details := false, waiting_since, latest_start_at and worker_id are
 -- merged for tasks that are not terminal only (NULL for the others): those tasks have no
@@ -24,22 +25,7 @@
 --   worker_id           worker of the causally latest non-enqueue event (ties: arbitrary)
 CREATE OR REPLACE MACRO merge_task_partials(partials, terminal_details := true) AS TABLE
 SELECT
-    task_id,
-    min(task_name) AS task_name,
-    min(queue) AS queue,
-    max(top_key) AS top_key,
-    max(progress) AS progress,
-    arg_max(waiting_since, waiting_key)
-        FILTER (WHERE terminal_details OR NOT is_terminal(top_key)) AS waiting_since,
-    arg_max(latest_start_at, start_key)
-        FILTER (WHERE terminal_details OR NOT is_terminal(top_key)) AS latest_start_at,
-    max(completed_duration) AS completed_duration,
-    min(first_seen_at) AS first_seen_at,
-    min(enqueued_at) AS enqueued_at,
-    min(first_started_at) AS first_started_at,
-    arg_max_null(last_error, error_key) AS last_error,
-    arg_max_null(last_traceback, error_key) AS last_traceback,
-    arg_max(worker_id, worker_key)
-        FILTER (WHERE terminal_details OR NOT is_terminal(top_key)) AS worker_id
-FROM query_table(partials)
-GROUP BY task_id;
+    task_id, task_name, queue, top_key, progress, waiting_since, latest_start_at,
+    completed_duration, first_seen_at, enqueued_at, first_started_at, last_error,
+    last_traceback, worker_id
+FROM combine_task_partials(partials, terminal_details := terminal_details);

@@ -15,6 +15,16 @@ def add_lake(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_allowed_lateness(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allowed-lateness",
+        metavar="DURATION",
+        help="how long after a task ended another event of it may still be stamped; the "
+        "snapshot chain settles a task that long after its end (env TASQLAKE_ALLOWED_LATENESS, "
+        "default 1h, at least 5m; later events are found and reported in late_events)",
+    )
+
+
 def add_redis(parser: argparse.ArgumentParser, *, many_channels: bool) -> None:
     parser.add_argument(
         "--redis-url",

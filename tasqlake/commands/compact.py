@@ -33,8 +33,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Merge the files of every closed hour partition (its hour ended more than "
         "DURATION ago) into one large sorted file, duplicates by event_id removed, and write "
         "its task snapshot (task_snapshots/: one row per task, which the task views read "
-        "instead of the hour's events). Superseded files stay readable for the grace period "
-        "and are deleted by a later run. Safe to run while ingesting and while queries run; "
+        "instead of the hour's events), then extend the snapshot chain (chain/: the state at "
+        "the end of each compacted hour, from which the counters and 'now' are computed). "
+        "Superseded files stay readable for the grace period and are deleted by a later run. "
+        "Safe to run while ingesting and while queries run; "
         "idempotent.",
     )
     parser.add_argument(
@@ -55,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--memory-limit", metavar="SIZE", default="1GB", help="DuckDB memory limit (default 1GB)"
     )
     _options.add_lake(parser)
+    _options.add_allowed_lateness(parser)
     parser.set_defaults(run=run)
 
 
@@ -87,6 +90,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             now=now,
             progress=advance,
             memory_limit=args.memory_limit,
+            allowed_lateness=timedelta(seconds=settings.allowed_lateness),
         )
     for partition in report.partitions:
         print(f"compacted {partition}")
@@ -98,6 +102,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"{report.bytes_in:,} -> {report.bytes_out:,} bytes{ratio}; "
         f"deleted {report.deleted_files} superseded files, "
         f"{report.pending_files} waiting for the {_text(grace)} grace period",
+        file=sys.stderr,
+    )
+    chain = report.chain
+    if chain.invalid_from is not None:
+        print(
+            f"snapshot chain invalid from {chain.invalid_from} (a later file): rebuilt from there",
+            file=sys.stderr,
+        )
+    print(
+        f"snapshot chain: {len(chain.links)} links built, {chain.settled:,} tasks settled, "
+        f"{chain.carried:,} carried by the last; {chain.violations:,} late events found"
+        + (" (see the late_events view)" if chain.violations else ""),
         file=sys.stderr,
     )
     return 0

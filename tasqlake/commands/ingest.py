@@ -6,7 +6,13 @@ import argparse
 
 from prometheus_client import CollectorRegistry
 
-from tasqlake.commands._options import add_lake, add_redact, add_redis, add_redis_security
+from tasqlake.commands._options import (
+    add_allowed_lateness,
+    add_lake,
+    add_redact,
+    add_redis,
+    add_redis_security,
+)
 from tasqlake.ingest.service import logging_setup
 from tasqlake.ingest.service.ingest_service import run_ingest
 from tasqlake.schemas.errors import ConfigError
@@ -108,6 +114,7 @@ def add_operations(parser: argparse.ArgumentParser) -> None:
         help="delete hour partitions older than this, checked hourly, e.g. 90d "
         "(env TASQLAKE_RETENTION; default: keep everything)",
     )
+    add_allowed_lateness(parser)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -44,6 +44,8 @@ def test_flags_win_over_environment() -> None:
         ({"max_batch_events": "1.5"}, "--max-batch-events must be a whole number, got '1.5'"),
         ({"redis_url": "http://x"}, "--redis-url must be a redis://, rediss:// or unix:// URL"),
         ({"channels": [" "]}, "--channels must name at least one channel"),
+        ({"allowed_lateness": "1m"}, "--allowed-lateness must be at least 5m"),
+        ({"allowed_lateness": "soon"}, "--allowed-lateness"),
     ],
 )
 def test_bad_values_are_exact_errors(flags: dict, message: str) -> None:
@@ -103,3 +105,10 @@ def test_config_file_errors_name_the_key_and_the_file(tmp_path, content: str, me
 def test_missing_config_file_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         Settings.resolve({}, {"TASQLAKE_CONFIG": str(tmp_path / "none.toml")})
+
+
+def test_allowed_lateness_from_flag_environment_and_default() -> None:
+    assert Settings.resolve({}, {}).allowed_lateness == 3600
+    env = {"TASQLAKE_ALLOWED_LATENESS": "2h"}
+    assert Settings.resolve({}, env).allowed_lateness == 7200
+    assert Settings.resolve({"allowed_lateness": "10m"}, env).allowed_lateness == 600
