@@ -8,6 +8,9 @@ reading the events of H or of any hour before it (layout: :mod:`tasqlake.lake.la
   before the end of H (``is_settled``). A later event of such a task merges with them exactly;
 * ``folded`` — the counters (``task_counters_of``) of every settled task, per queue, task name
   and worker: the sum of the previous link's and those of the tasks that settled in H;
+* ``deltas`` — per queue and minute of H, the changes of the pending and running counts and the
+  task events (``depth_deltas_of``, continuing the series from the carry entering H): final once
+  H is closed, since every later event is stamped later; ``queue_depth_series`` sums them;
 * ``sessions`` — every worker session (``worker_sessions_after``), the latest ones open;
 * ``late`` — violations of the bound found in H: events of a task that had settled (its task_id
   is in a task snapshot of the detection horizon before H, not in the carry), with how late
@@ -319,6 +322,24 @@ def build_link(
             "FROM worker_sessions_after('chain_prev_sessions', 'chain_events') "
             "ORDER BY worker_id, session_no"
         ).to_arrow_table()
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW chain_entering AS "
+            "SELECT * FROM chain_prev_carry UNION ALL BY NAME SELECT * FROM chain_earlier"
+        )
+        deltas = con.sql(
+            """
+            SELECT
+                queue, bucket_start, CAST(pending_delta AS BIGINT) AS pending_delta,
+                CAST(running_delta AS BIGINT) AS running_delta, events, enqueued, started,
+                completed, failed, retried
+            FROM depth_deltas_of(
+                'chain_entering', 'chain_events', INTERVAL 1 MINUTE,
+                CAST($1 AS TIMESTAMPTZ), count_entering := false)
+            WHERE pending_delta <> 0 OR running_delta <> 0 OR events > 0
+            ORDER BY queue, bucket_start
+            """,
+            params=[hour_end - timedelta(hours=1)],
+        ).to_arrow_table()
         late = con.sql(
             """
             WITH earlier AS (FROM merge_task_partials('chain_earlier'))
@@ -353,8 +374,9 @@ def build_link(
             ),
         }
     )
-    for part, table in (("carry", carry), ("folded", folded), ("sessions", sessions),
-                        ("late", late), ("links", head)):  # fmt: skip
+    parts = {"carry": carry, "folded": folded, "deltas": deltas, "sessions": sessions,
+             "late": late, "links": head}  # fmt: skip
+    for part, table in parts.items():
         options = snapshot_writer_options(table.schema) if part == "carry" else {}
         lake.commit_parquet(link.path(part), table, **options)
     report.carried = carry.num_rows

@@ -25,10 +25,11 @@ The snapshot chain (:mod:`tasqlake.lake.chain`): for each compacted hour H, in h
 *link* holding the state at the end of H, built from the link before it and H's events. Its parts
 share one file name ``link-<generation>-<built ms>-<token>-<previous token>.parquet`` in
 ``chain/<part>/date=D/hour=HH/``: ``carry`` (partials of the tasks not settled), ``folded`` (the
-counters of every settled task), ``sessions`` (every worker session), ``late`` (events found
-stamped later than the allowed lateness after their task settled) and, committed last, ``links``
-(one row that says the link is complete). Which links are valid is decided from file names alone
-(``schemas/sql/chain_validity.sql``).
+counters of every settled task), ``deltas`` (per queue and minute of the hour: the changes of
+pending and running tasks and the task events), ``sessions`` (every worker session), ``late``
+(events found stamped later than the allowed lateness after their task settled) and, committed
+last, ``links`` (one row that says the link is complete). Which links are valid is decided from
+file names alone (``schemas/sql/chain_validity.sql``).
 
 Invariants the compaction keeps and the views rely on:
 
@@ -62,7 +63,7 @@ WAL_DIR = "wal"
 CHAIN_DIR = "chain"
 #: The parts of a chain link, in the order they are committed: ``links`` (the head that makes a
 #: link exist) goes last, so a link whose head is listed has all its parts.
-CHAIN_PARTS = ("carry", "folded", "sessions", "late", "links")
+CHAIN_PARTS = ("carry", "folded", "deltas", "sessions", "late", "links")
 CHAIN_HEAD_PART = "links"
 #: The directories partitioned by ``date=D/hour=HH`` that retention prunes. Chain heads and task
 #: snapshots go first: a crash half-way must not leave a snapshot whose events are gone (the

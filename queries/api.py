@@ -49,6 +49,7 @@ STORAGE_VIEWS = frozenset(
         "chain_folded",
         "chain_sessions",
         "chain_summary",
+        "chain_stored_deltas",
         "chain_tail",
         "live_task_partials",
     }

@@ -13,8 +13,9 @@ written once and named:
   snapshot stores — ``combine_task_partials`` (the merge rule, keys kept: the snapshot chain's
   carry) and ``merge_task_partials``, which reads the one-pass result out of it (``task_state``);
 * the snapshot chain's rules: ``is_settled`` (which tasks are folded), ``task_counters_of``
-  (what is folded), ``worker_sessions_after`` (worker sessions continued by later events) and
-  ``chain_validity`` (which links may be trusted).
+  (what is folded), ``depth_deltas_of`` (the per-minute transitions it stores and
+  ``queue_depth_series`` sums), ``worker_sessions_after`` (worker sessions continued by later
+  events) and ``chain_validity`` (which links may be trusted).
 
 Compaction (``tasqlake.lake``) computes the partials and the chain it stores with these macros
 and the catalogue (``tasqlake.queries``) merges them with the same ones, so neither depends on
@@ -46,6 +47,7 @@ MACRO_FILES = (
     "merge_task_partials.sql",
     "is_settled.sql",
     "task_counters_of.sql",
+    "depth_deltas_of.sql",
     "worker_sessions_after.sql",
     "chain_validity.sql",
 )

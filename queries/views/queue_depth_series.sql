@@ -20,6 +20,11 @@
 -- from that bucket on are ordered, so a recent window costs one merge of the carry plus its own
 -- events, not a pass over the history. (A task whose events name different queues enters the
 -- window counted in its least queue.)
+-- The snapshot chain stores these transitions per minute for every compacted hour
+-- (chain_stored_deltas): when the width is a whole number of minutes, the buckets up to
+-- chain_head's hour are sums of the stored ones (so the whole series reads one small file per
+-- hour instead of every event), and only the rows after the head are ordered, continuing from
+-- the tasks it carries.
 -- Counts within a bucket are events stamped in it (an event stored twice counts once; events of
 -- one kind for one task stamped in the same microsecond count once).
 -- Grain: one row per queue and bucket.
@@ -37,70 +42,72 @@
 --                 of it: its events, and so the depths from it on, may be incomplete); see
 --                 ingest_gaps and coverage_complete
 CREATE OR REPLACE MACRO queue_depth_series(width, since := NULL, until := NULL) AS TABLE
-WITH partials_before AS (  -- no rows without since
+WITH head AS (  -- the chain's head, when its stored minutes make the buckets up to its hour
+    SELECT *
+    FROM chain_head
+    WHERE (epoch_us(TIMESTAMP '2000-01-03' + width) - epoch_us(TIMESTAMP '2000-01-03'))
+          % 60000000 = 0
+      AND (since IS NULL OR time_bucket(width, CAST(since AS TIMESTAMPTZ)) < hour_end)
+),
+baseline AS (  -- the tasks' states entering since's bucket (no rows without since)
     SELECT * FROM live_task_partials_before(time_bucket(width, CAST(since AS TIMESTAMPTZ)))
 ),
-task_events AS (
-    -- each task's state entering since's bucket, as one row at its start (kind -1: before the
-    -- bucket's events of the same instant; not an event, counted in no column but the states)
-    SELECT
-        task_id,
-        time_bucket(width, CAST(since AS TIMESTAMPTZ)) AS "timestamp",
-        queue,
-        'entering' AS event_type,
-        top_key AS event_key,
-        -1 AS kind
-    FROM merge_task_partials('partials_before', terminal_details := false)
-    UNION ALL
-    SELECT
-        task_id,
-        "timestamp",
-        queue,
-        event_type,
-        causal_key(event_type, attempt, "timestamp") AS event_key,
-        CASE event_type  -- orders the kinds of an instant (an integer sorts faster than text)
-            WHEN 'task_enqueued' THEN 0 WHEN 'task_started' THEN 1 WHEN 'task_reenqueued' THEN 2
-            WHEN 'task_failed' THEN 3 WHEN 'task_completed' THEN 4 ELSE 5
-        END AS kind
-    FROM event_log
-    WHERE task_id IS NOT NULL
-      AND event_type IN ('task_enqueued', 'task_started', 'task_completed', 'task_failed',
-                         'task_reenqueued', 'task_cancelled')
-      AND stamped_from(
-          "timestamp", "date", "hour", time_bucket(width, CAST(since AS TIMESTAMPTZ)))
+baseline_then_stored AS (  -- the baseline, when the stored minutes follow it
+    SELECT * FROM baseline WHERE EXISTS (SELECT 1 FROM head)
 ),
-running_top AS (  -- ONE sort: each task's events by time (kinds of an instant together)
-    SELECT
-        *,
-        max(event_key) OVER (task_order ROWS UNBOUNDED PRECEDING) AS top_key,
-        max(event_key) OVER (task_order ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-            AS previous_top_key,
-        lag("timestamp") OVER task_order = "timestamp"
-            AND lag(kind) OVER task_order = kind AS repeats
-    FROM task_events
-    WINDOW task_order AS (PARTITION BY task_id ORDER BY "timestamp", kind, event_key)
+entering_rows AS (  -- the states the rows after the split continue from
+    SELECT * FROM chain_carry WHERE EXISTS (SELECT 1 FROM head)
+    UNION ALL BY NAME
+    SELECT * FROM baseline WHERE NOT EXISTS (SELECT 1 FROM head)
+),
+rows_after AS (  -- the rows from the split on: since's bucket, or the head's hour_end
+    SELECT *
+    FROM event_log
+    WHERE stamped_from(
+          "timestamp", "date", "hour", time_bucket(width, CAST(since AS TIMESTAMPTZ)))
+      AND "date" >= coalesce((SELECT "date" FROM head), CAST('-infinity' AS DATE))
+      AND "hour" >= coalesce((SELECT tail_from_hour FROM head), 0)
+      AND "timestamp" >= coalesce((SELECT hour_end FROM head), CAST('-infinity' AS TIMESTAMPTZ))
+),
+no_rows AS (
+    SELECT * FROM event_log WHERE false
+),
+stored AS (  -- the stored minutes from since's bucket to the head's hour_end
+    SELECT *
+    FROM chain_stored_deltas
+    WHERE EXISTS (SELECT 1 FROM head)
+      AND (since IS NULL
+           OR ("date" >= CAST(timezone('UTC', time_bucket(width, CAST(since AS TIMESTAMPTZ)))
+                              AS DATE)
+               AND bucket_start >= time_bucket(width, CAST(since AS TIMESTAMPTZ))))
 ),
 per_bucket AS (
     SELECT
         queue,
-        time_bucket(width, "timestamp") AS bucket_start,
-        sum(
-            CASE WHEN causal_state(top_key) = 'pending' THEN 1 ELSE 0 END
-            - CASE WHEN causal_state(previous_top_key) = 'pending' THEN 1 ELSE 0 END
-        ) AS pending_delta,
-        sum(
-            CASE WHEN causal_state(top_key) = 'running' THEN 1 ELSE 0 END
-            - CASE WHEN causal_state(previous_top_key) = 'running' THEN 1 ELSE 0 END
-        ) AS running_delta,
-        count(*) FILTER (WHERE kind >= 0) AS events,
-        count(*) FILTER (WHERE event_type = 'task_enqueued' AND repeats IS NOT TRUE) AS enqueued,
-        count(*) FILTER (WHERE event_type = 'task_started' AND repeats IS NOT TRUE) AS started,
-        count(*) FILTER (WHERE event_type = 'task_completed' AND repeats IS NOT TRUE)
-            AS completed,
-        count(*) FILTER (WHERE event_type = 'task_failed' AND repeats IS NOT TRUE) AS failed,
-        count(*) FILTER (WHERE event_type = 'task_reenqueued' AND repeats IS NOT TRUE) AS retried
-    FROM running_top
-    GROUP BY queue, time_bucket(width, "timestamp")
+        time_bucket(width, bucket_start) AS bucket_start,
+        sum(pending_delta) AS pending_delta,
+        sum(running_delta) AS running_delta,
+        sum(events) AS events,
+        sum(enqueued) AS enqueued,
+        sum(started) AS started,
+        sum(completed) AS completed,
+        sum(failed) AS failed,
+        sum(retried) AS retried
+    FROM (
+        SELECT * FROM depth_deltas_of(
+            'baseline_then_stored', 'no_rows', width,
+            time_bucket(width, CAST(since AS TIMESTAMPTZ)))
+        UNION ALL
+        SELECT queue, bucket_start, pending_delta, running_delta, events, enqueued, started,
+               completed, failed, retried
+        FROM stored
+        UNION ALL
+        SELECT * FROM depth_deltas_of(
+            'entering_rows', 'rows_after', width,
+            coalesce((SELECT hour_end FROM head), time_bucket(width, CAST(since AS TIMESTAMPTZ))),
+            count_entering := NOT EXISTS (SELECT 1 FROM head))
+    )
+    GROUP BY queue, time_bucket(width, bucket_start)
 ),
 grid AS (
     SELECT

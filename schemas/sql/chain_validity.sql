@@ -2,9 +2,9 @@
 -- table macro: FROM chain_validity('chain_files', 'event_files'), each relation with a column
 -- `file`: the paths of the chain's files, chain/<part>/date=YYYY-MM-DD/hour=HH/<name>, and of
 -- the event files, events/date=…/hour=…/<name>). A link of hour H is the set of its parts
--- (carry, folded, sessions, late, links) named link-G-B-T-P.parquet: G the compaction
+-- (carry, folded, deltas, sessions, late, links) named link-G-B-T-P.parquet: G the compaction
 -- generation of H's events it was built from, B its build time in ms, T its token, P its
--- predecessor's token. It is complete when all five parts are there. A link is valid when every
+-- predecessor's token. It is complete when all six parts are there. A link is valid when every
 -- link up to it holds: it is its hour's newest complete link; its hour's event files are
 -- exactly the snapshotted files of generation G (a file landing later in that hour, a new
 -- compaction of it, or files superseded and not yet deleted break it); it names the token of
@@ -50,8 +50,8 @@ complete AS (  -- links with every part there
     FROM parts
     GROUP BY "date", "hour", generation, built, token, previous, name
     HAVING count(DISTINCT part) FILTER (
-        WHERE part IN ('carry', 'folded', 'sessions', 'late', 'links')
-    ) = 5
+        WHERE part IN ('carry', 'folded', 'deltas', 'sessions', 'late', 'links')
+    ) = 6
 ),
 links AS (  -- the newest complete link of each hour
     SELECT *
