@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench import query_figures
+from bench import run as bench_run
 from bench.datagen import fill_lake
 from bench.figures import Figure, median_seconds, render
 from bench.ingest_figures import drain_figures, freshness_figure, live_figures
@@ -58,14 +59,23 @@ def test_datagen_and_query_figures_on_a_tiny_lake(tmp_path: Path) -> None:
     }
     assert all(f.value > 0 and f.baseline and f.baseline > 0 for f in figures)
     cost = query_figures.now_cost(lake, repeat=1)
-    assert cost.seconds > 0
-    assert cost.recent_depth_seconds > 0
+    assert set(cost.views) == set(query_figures.NOW_VIEWS)
+    assert all(seconds > 0 for seconds in cost.views.values())
+    assert cost.recent_depth_seconds > 0 and cost.derived_seconds > 0
     figures = query_figures.now_figures(("20k", cost), ("20k", cost))
     assert [f.name for f in figures] == [
         '"now" queue_stats @20k',
-        '"now" queue_depth_series last day @20k',
+        '"now" global_stats @20k',
+        '"now" worker_stats @20k',
+        '"now" retry_rates @20k',
+        "queue_depth_series last day @20k",
+        "--export-derived gauges, one refresh @20k",
     ]
-    assert all(f.ratio == pytest.approx(1.0) and f.target == "ratio <= 1.2" for f in figures)
+    assert all(f.ratio == pytest.approx(1.0) for f in figures)
+    assert all(f.target == "ratio <= 1.2" for f in figures[:-1])
+    assert figures[-1].target == "s <= 1"
+    derived = bench_run.derived_storage_figure("20k", info)
+    assert derived.value > 0 and "chain carry" in derived.note and derived.target == "B <= 10"
 
 
 def test_ingest_figures_on_tiny_sizes() -> None:

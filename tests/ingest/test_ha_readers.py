@@ -147,8 +147,11 @@ def test_readers_during_wal_recovery_never_fail_nor_double_count(
     glob = f"read_parquet('{lake}/events/*/*/*.parquet')"
     lake.mkdir(parents=True, exist_ok=True)  # queries.connect needs the lake to exist
 
+    connected = threading.Event()
+
     def read_in_a_loop() -> None:
         with queries.connect(lake) as con:  # views read the files anew at every query
+            connected.set()
             while not done.is_set():
                 if not list(lake.glob("events/*/*/*.parquet")):
                     continue
@@ -164,6 +167,7 @@ def test_readers_during_wal_recovery_never_fail_nor_double_count(
 
     reader = threading.Thread(target=read_in_a_loop)
     reader.start()
+    assert connected.wait(30)  # reading before recovery starts, not after it is half done
     try:
         # Recovery commits in batches of 250 events (~80 commits) while the reader reads.
         second = Ingester(lake, channel, "--flush-interval", "600", "--max-batch-events", "250")

@@ -1,7 +1,8 @@
 """A window of queue_depth_series (since/until) gives exactly the rows of the whole series in
 that window (and so does one of throughput_series, which needs no state): the state entering it
-comes from the task partials before since (task snapshots where compaction stored them, rows
-elsewhere), only the window's events are ordered.
+comes from the tasks not settled at the snapshot chain link before since (its carry, then rows;
+every row without a chain), the stored minutes of the chain sum the buckets up to its head, and
+only the events after that are ordered.
 
 Histories from tests/queries/history.py (retries, failures, cancels, crashes, skew, duplicated
 and dropped messages) span several hour partitions; a lake is compacted or not, and may receive
@@ -95,8 +96,9 @@ def test_a_window_equals_the_whole_series_in_it(
 
 
 def test_a_recent_window_reads_no_event_file_of_the_hours_before_it(tmp_path: Path) -> None:
-    """On a compacted lake, the state entering the window comes from the task snapshots: of the
-    event files, only those of the window's hours are scanned (all of one day here)."""
+    """On a compacted lake, the state entering the window comes from the snapshot chain (the
+    link before it, here invalid from the late file's hour on): of the event files, only those
+    of the window's hours are scanned (all of one day here)."""
     lake = Lake(tmp_path / "lake").ensure()
     events = stored_history(11, 30, 0.0, 0.0)
     fill(lake, events, 1)
