@@ -5,7 +5,8 @@ reading the events of H or of any hour before it (layout: :mod:`tasqlake.lake.la
 
 * ``carry`` — the partials (``schemas/sql/combine_task_partials.sql``) of every task that is not
   settled at the end of H: pending, running, or ended less than the allowed lateness ``L``
-  before the end of H (``is_settled``). A later event of such a task merges with them exactly;
+  before the end of H (``is_settled``). A later event of such a task merges with them exactly
+  (in the columns the chain's readers use: :data:`CARRY_SQL`);
 * ``folded`` — the counters (``task_counters_of``) of every settled task, per queue, task name
   and worker: the sum of the previous link's and those of the tasks that settled in H;
 * ``deltas`` — per queue and minute of H, the changes of the pending and running counts and the
@@ -202,6 +203,31 @@ def _view_of(
 _EMPTY_PARTIALS = "SELECT * FROM task_partials_of('chain_no_events') WHERE false"
 _EMPTY_FOLDED = "SELECT * FROM task_counters_of('chain_empty_tasks') WHERE false"
 _EMPTY_SESSIONS = "SELECT * FROM chain_empty_sessions"
+#: The carry: the tasks not settled, in the columns of task_partials_of, keeping only what the
+#: views that start from the chain read (state, attempts, durations, queue and task name, the
+#: worker; for tasks not terminal, since when they wait and when they started). The details of
+#: a task's history (first_seen_at, enqueued_at, first_started_at, errors) are NULL: the views
+#: that list tasks read the task snapshots, not the chain. Ordered by state, then task_id.
+CARRY_SQL = """
+SELECT
+    task_id, task_name, queue, top_key, progress,
+    CASE WHEN NOT is_terminal(top_key) THEN waiting_key END AS waiting_key,
+    CASE WHEN NOT is_terminal(top_key) THEN waiting_since END AS waiting_since,
+    CASE WHEN NOT is_terminal(top_key) THEN start_key END AS start_key,
+    CASE WHEN NOT is_terminal(top_key) THEN latest_start_at END AS latest_start_at,
+    completed_duration,
+    CAST(NULL AS TIMESTAMPTZ) AS first_seen_at,
+    CAST(NULL AS TIMESTAMPTZ) AS enqueued_at,
+    CAST(NULL AS TIMESTAMPTZ) AS first_started_at,
+    CAST(NULL AS BIGINT) AS error_key,
+    CAST(NULL AS VARCHAR) AS last_error,
+    CAST(NULL AS VARCHAR) AS last_traceback,
+    worker_key,
+    worker_id
+FROM chain_combined
+WHERE NOT coalesce(is_settled(top_key, CAST($1 AS TIMESTAMPTZ)), false)
+ORDER BY is_terminal(top_key), top_key % 4, task_id
+"""
 _COUNTERS = (
     "tasks", "pending", "running", "completed", "failed", "cancelled", "attempts", "retries",
     "tasks_retried", "retried_then_completed", "duration_sum", "duration_count",
@@ -295,11 +321,7 @@ def build_link(
             "WHERE is_settled(top_key, CAST($1 AS TIMESTAMPTZ))",
             [settle_before],
         )
-        carry = con.sql(
-            "FROM chain_combined WHERE NOT coalesce(is_settled(top_key, CAST($1 AS TIMESTAMPTZ)), "
-            "false) ORDER BY first_seen_at, task_id",
-            params=[settle_before],
-        ).to_arrow_table()
+        carry = con.sql(CARRY_SQL, params=[settle_before]).to_arrow_table()
         sums = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in _COUNTERS)
         negated = ", ".join(f"-{c} AS {c}" for c in _COUNTERS)
         folded = con.sql(
