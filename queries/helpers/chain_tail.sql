@@ -5,8 +5,11 @@
 -- while the query runs, the one on timestamp decides.
 -- Grain: one row per stored row stamped after chain_head's hour and at or before T.
 CREATE OR REPLACE VIEW chain_tail AS
+WITH head AS MATERIALIZED (  -- looked up once
+    SELECT "date", tail_from_hour, hour_end FROM chain_head
+)
 SELECT *
 FROM event_log
-WHERE "date" >= coalesce((SELECT "date" FROM chain_head), CAST('-infinity' AS DATE))
-  AND "hour" >= coalesce((SELECT tail_from_hour FROM chain_head), 0)
-  AND "timestamp" >= coalesce((SELECT hour_end FROM chain_head), CAST('-infinity' AS TIMESTAMPTZ));
+WHERE "date" >= coalesce((SELECT "date" FROM head), CAST('-infinity' AS DATE))
+  AND "hour" >= coalesce((SELECT tail_from_hour FROM head), 0)
+  AND "timestamp" >= coalesce((SELECT hour_end FROM head), CAST('-infinity' AS TIMESTAMPTZ));

@@ -9,16 +9,17 @@
 -- Grain: one row per task per carry row or per the rows that hold its events before the
 -- instant.
 CREATE OR REPLACE MACRO live_task_partials_before(instant) AS TABLE
-WITH rows_before AS (
+WITH head AS MATERIALIZED (  -- looked up once
+    SELECT "date", tail_from_hour, hour_end FROM chain_head_at(instant)
+),
+rows_before AS (
     SELECT *
     FROM event_log
     WHERE "timestamp" < instant
       AND (partition_closed_at("date", "hour", instant) OR partition_holds("date", "hour", instant))
-      AND "date" >= coalesce(
-          (SELECT "date" FROM chain_head_at(instant)), CAST('-infinity' AS DATE))
-      AND "hour" >= coalesce((SELECT tail_from_hour FROM chain_head_at(instant)), 0)
-      AND "timestamp" >= coalesce(
-          (SELECT hour_end FROM chain_head_at(instant)), CAST('-infinity' AS TIMESTAMPTZ))
+      AND "date" >= coalesce((SELECT "date" FROM head), CAST('-infinity' AS DATE))
+      AND "hour" >= coalesce((SELECT tail_from_hour FROM head), 0)
+      AND "timestamp" >= coalesce((SELECT hour_end FROM head), CAST('-infinity' AS TIMESTAMPTZ))
 )
 SELECT * FROM chain_carry_at(instant)
 UNION ALL BY NAME

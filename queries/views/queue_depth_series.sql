@@ -42,7 +42,7 @@
 --                 of it: its events, and so the depths from it on, may be incomplete); see
 --                 ingest_gaps and coverage_complete
 CREATE OR REPLACE MACRO queue_depth_series(width, since := NULL, until := NULL) AS TABLE
-WITH head AS (  -- the chain's head, when its stored minutes make the buckets up to its hour
+WITH head AS MATERIALIZED (  -- the chain's head, when its stored minutes make the buckets
     SELECT *
     FROM chain_head
     WHERE (epoch_us(TIMESTAMP '2000-01-03' + width) - epoch_us(TIMESTAMP '2000-01-03'))
