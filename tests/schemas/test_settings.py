@@ -78,7 +78,10 @@ def test_config_file_sits_between_environment_and_defaults(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('lak = "x"\n', "unknown key 'lak' in config file {path} (known keys: allowed_lateness, channels,"),
+        (
+            'lak = "x"\n',
+            "unknown key 'lak' in config file {path} (known keys: allowed_lateness, channels,",
+        ),
         (
             'flush_interval = "soon"\n',
             "key 'flush_interval' in config file {path} must be an integer or a number, got str",
