@@ -228,6 +228,7 @@ FROM chain_combined
 WHERE NOT coalesce(is_settled(top_key, CAST($1 AS TIMESTAMPTZ)), false)
 ORDER BY is_terminal(top_key), top_key % 4, task_id
 """
+CARRY_ZSTD_LEVEL = 3
 _COUNTERS = (
     "tasks", "pending", "running", "completed", "failed", "cancelled", "attempts", "retries",
     "tasks_retried", "retried_then_completed", "duration_sum", "duration_count",
@@ -303,9 +304,15 @@ def build_link(
             "chain_prev_sessions",
             _EMPTY_SESSIONS,
         )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE chain_new AS FROM task_partials_of('chain_events')"
-        )
+        snapshots = {layout.snapshot_of(f) for f in lake.list_files(_partition(date, hour))}
+        if None not in snapshots and all(lake.exists(f) for f in snapshots if f is not None):
+            # the hour's task snapshot holds exactly these partials: read, not recomputed
+            _parquet_view(con, "chain_hour_snapshot", [lake.uri(f) for f in snapshots if f])
+            con.execute("CREATE OR REPLACE TEMP TABLE chain_new AS FROM chain_hour_snapshot")
+        else:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE chain_new AS FROM task_partials_of('chain_events')"
+            )
         _earlier_rows_of_late_tasks(lake, con, date, hour, horizon)
         con.execute(
             """CREATE OR REPLACE TEMP TABLE chain_combined AS
@@ -399,7 +406,13 @@ def build_link(
     parts = {"carry": carry, "folded": folded, "deltas": deltas, "sessions": sessions,
              "late": late, "links": head}  # fmt: skip
     for part, table in parts.items():
-        options = snapshot_writer_options(table.schema) if part == "carry" else {}
+        # the carry is rewritten every hour: zstd 3 (0.1 s for 237 k tasks, +6 % bytes) rather
+        # than the task snapshots' level 16 (1.5 s)
+        options = (
+            {**snapshot_writer_options(table.schema), "compression_level": CARRY_ZSTD_LEVEL}
+            if part == "carry"
+            else {}
+        )
         lake.commit_parquet(link.path(part), table, **options)
     report.carried = carry.num_rows
     report.settled += settled
