@@ -119,6 +119,11 @@ def connect(
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
+        # Parquet footers are read once per connection, not at every bind: a lake's files are
+        # immutable under their names (a rewrite changes the modification time, which the
+        # cache checks), and every view binds every event file's schema (union_by_name), so
+        # without it each query pays one footer per file of the whole history.
+        con.execute("SET parquet_metadata_cache = true")
         disable_progress_bar(con)
         set_lake_variables(con, target)
         set_as_of(con, as_of)
