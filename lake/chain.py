@@ -56,8 +56,6 @@ from tasqlake.schemas.stored import EVENT_SCHEMA
 #: Called with (partition, carried tasks) after each link; the CLI draws its progress with it.
 LinkProgress = Callable[[str, int], None]
 
-_GENERATION_PREFIX = layout.SNAPSHOTTED_PREFIX
-
 
 @dataclass(frozen=True)
 class Link:
@@ -116,13 +114,12 @@ def read_links(lake: Lake, con: duckdb.DuckDBPyConnection) -> list[Link]:
 def _clean_generation(lake: Lake, date: str, hour: int) -> int | None:
     """The compaction generation of the hour when its files are exactly one compaction's
     snapshotted output, None otherwise (not compacted, or superseded files still there)."""
-    generations = set()
-    for rel in lake.list_files(_partition(date, hour)):
-        name = rel.rsplit("/", 1)[-1]
-        if not name.startswith(_GENERATION_PREFIX):
-            return None
-        generations.add(int(name[len(_GENERATION_PREFIX) :].split("-", 1)[0]))
-    return generations.pop() if len(generations) == 1 else None
+    generations = {
+        layout.snapshotted_generation(rel) for rel in lake.list_files(_partition(date, hour))
+    }
+    if None in generations or len(generations) != 1:
+        return None
+    return generations.pop()
 
 
 def extend_chain(

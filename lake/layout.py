@@ -99,6 +99,13 @@ def snapshot_path(partition: str, generation: int, token: str) -> str:
     return f"{TASK_SNAPSHOTS_DIR}/{hive}/{SNAPSHOT_PREFIX}{generation:06d}-{token}.parquet"
 
 
+def snapshotted_generation(event_file: str) -> int | None:
+    """The compaction generation of a ``snapshotted-G-T….parquet`` event file, None when the
+    file is not a snapshotted one."""
+    match = _SNAPSHOTTED.match(event_file.rpartition("/")[2])
+    return int(match.group(1)) if match else None
+
+
 def snapshot_of(event_file: str) -> str | None:
     """The snapshot covering the event file ``events/date=…/hour=…/snapshotted-G-T….parquet``,
     None when the file is not a snapshotted one."""

@@ -5,8 +5,7 @@
 -- tasqlake_chain_carry_glob, pruned to the link's partition while the query runs).
 -- Grain: one row per carried task.
 CREATE OR REPLACE MACRO chain_carry_at(instant) AS TABLE
-SELECT p.* EXCLUDE ("date", "hour", "empty", "filename")
-FROM (
+WITH part_rows AS (
     SELECT * FROM read_partitions(getvariable('tasqlake_chain_carry_glob'))
     UNION ALL BY NAME
     SELECT
@@ -14,6 +13,5 @@ FROM (
         CAST(NULL AS BOOLEAN) AS "empty", CAST(NULL AS VARCHAR) AS filename
     FROM task_partials_of('stored_events')
     WHERE false
-) AS p
-JOIN chain_head_at(instant) AS h  -- one row at most: its date and hour prune the files while the query runs
-  ON p."date" = h."date" AND p."hour" = h."hour" AND parse_filename(p.filename) = h.name;
+)
+SELECT * FROM link_rows_at('part_rows', instant);

@@ -3,8 +3,7 @@
 -- chain/folded/date=…/hour=…/<chain_head.name> (glob in tasqlake_chain_folded_glob).
 -- Grain: one row per (queue, task_name, worker_id) of the settled tasks.
 CREATE OR REPLACE VIEW chain_folded AS
-SELECT p.* EXCLUDE ("date", "hour", "empty", "filename")
-FROM (
+WITH part_rows AS (
     SELECT * FROM read_partitions(getvariable('tasqlake_chain_folded_glob'))
     UNION ALL BY NAME
     SELECT
@@ -19,6 +18,5 @@ FROM (
         CAST(NULL AS DATE) AS "date", CAST(NULL AS INTEGER) AS "hour",
         CAST(NULL AS BOOLEAN) AS "empty", CAST(NULL AS VARCHAR) AS filename
     WHERE false
-) AS p
-JOIN chain_head AS h  -- one row at most: its date and hour prune the files while the query runs
-  ON p."date" = h."date" AND p."hour" = h."hour" AND parse_filename(p.filename) = h.name;
+)
+SELECT * FROM link_rows_at('part_rows', log_horizon());

@@ -3,8 +3,7 @@
 -- file: chain/sessions/date=…/hour=…/<chain_head.name> (glob in tasqlake_chain_sessions_glob).
 -- Grain: one row per (worker_id, session_no).
 CREATE OR REPLACE VIEW chain_sessions AS
-SELECT p.* EXCLUDE ("date", "hour", "empty", "filename")
-FROM (
+WITH part_rows AS (
     SELECT * FROM read_partitions(getvariable('tasqlake_chain_sessions_glob'))
     UNION ALL BY NAME
     SELECT
@@ -18,6 +17,5 @@ FROM (
         CAST(NULL AS DATE) AS "date", CAST(NULL AS INTEGER) AS "hour",
         CAST(NULL AS BOOLEAN) AS "empty", CAST(NULL AS VARCHAR) AS filename
     WHERE false
-) AS p
-JOIN chain_head AS h  -- one row at most: its date and hour prune the files while the query runs
-  ON p."date" = h."date" AND p."hour" = h."hour" AND parse_filename(p.filename) = h.name;
+)
+SELECT * FROM link_rows_at('part_rows', log_horizon());

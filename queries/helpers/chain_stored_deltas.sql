@@ -5,28 +5,17 @@
 -- the head's hour_end, which queue_depth_series continues with the rows after it.
 -- Grain: one row per (queue, minute) with a transition or an event, per linked hour.
 CREATE OR REPLACE VIEW chain_stored_deltas AS
-WITH stored AS (
-    SELECT * EXCLUDE ("empty")
-    FROM (
-        SELECT * FROM read_partitions(getvariable('tasqlake_chain_deltas_glob'))
-        UNION ALL BY NAME
-        SELECT
-            CAST(NULL AS VARCHAR) AS queue, CAST(NULL AS TIMESTAMPTZ) AS bucket_start,
-            CAST(NULL AS BIGINT) AS pending_delta, CAST(NULL AS BIGINT) AS running_delta,
-            CAST(NULL AS BIGINT) AS events, CAST(NULL AS BIGINT) AS enqueued,
-            CAST(NULL AS BIGINT) AS started, CAST(NULL AS BIGINT) AS completed,
-            CAST(NULL AS BIGINT) AS failed, CAST(NULL AS BIGINT) AS retried,
-            CAST(NULL AS DATE) AS "date", CAST(NULL AS INTEGER) AS "hour",
-            CAST(NULL AS BOOLEAN) AS "empty", CAST(NULL AS VARCHAR) AS filename
-        WHERE false
-    )
-),
-links AS (
-    SELECT "date", "hour", name
-    FROM chain_links
-    WHERE valid AND hour_end <= (SELECT hour_end FROM chain_head)
+WITH part_rows AS (
+    SELECT * FROM read_partitions(getvariable('tasqlake_chain_deltas_glob'))
+    UNION ALL BY NAME
+    SELECT
+        CAST(NULL AS VARCHAR) AS queue, CAST(NULL AS TIMESTAMPTZ) AS bucket_start,
+        CAST(NULL AS BIGINT) AS pending_delta, CAST(NULL AS BIGINT) AS running_delta,
+        CAST(NULL AS BIGINT) AS events, CAST(NULL AS BIGINT) AS enqueued,
+        CAST(NULL AS BIGINT) AS started, CAST(NULL AS BIGINT) AS completed,
+        CAST(NULL AS BIGINT) AS failed, CAST(NULL AS BIGINT) AS retried,
+        CAST(NULL AS DATE) AS "date", CAST(NULL AS INTEGER) AS "hour",
+        CAST(NULL AS BOOLEAN) AS "empty", CAST(NULL AS VARCHAR) AS filename
+    WHERE false
 )
-SELECT s.* EXCLUDE (filename)
-FROM stored AS s
-SEMI JOIN links AS l
-  ON s."date" = l."date" AND s."hour" = l."hour" AND parse_filename(s.filename) = l.name;
+SELECT * EXCLUDE (link_hour_end) FROM chain_link_rows('part_rows');

@@ -11,8 +11,7 @@
 --   late_events         late events it found (late_events)
 --   late_events_total   late events found by it and every link before it
 CREATE OR REPLACE VIEW chain_summary AS
-SELECT p.* EXCLUDE ("date", "hour", "empty", "filename")
-FROM (
+WITH part_rows AS (
     SELECT * FROM read_partitions(getvariable('tasqlake_chain_links_glob'))
     UNION ALL BY NAME
     SELECT
@@ -23,6 +22,5 @@ FROM (
         CAST(NULL AS DATE) AS "date", CAST(NULL AS INTEGER) AS "hour",
         CAST(NULL AS BOOLEAN) AS "empty", CAST(NULL AS VARCHAR) AS filename
     WHERE false
-) AS p
-JOIN chain_head AS h  -- one row at most: its date and hour prune the files while the query runs
-  ON p."date" = h."date" AND p."hour" = h."hour" AND parse_filename(p.filename) = h.name;
+)
+SELECT * FROM link_rows_at('part_rows', log_horizon());

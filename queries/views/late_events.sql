@@ -18,31 +18,24 @@
 --   detected_in          end of the hour whose chain link found it
 CREATE OR REPLACE VIEW late_events AS
 WITH found AS (
-    SELECT * EXCLUDE ("empty")
-    FROM (
-        SELECT * FROM read_partitions(getvariable('tasqlake_chain_late_glob'))
-        UNION ALL BY NAME
-        SELECT
-            CAST(NULL AS VARCHAR) AS task_id, CAST(NULL AS VARCHAR) AS queue,
-            CAST(NULL AS VARCHAR) AS task_name, CAST(NULL AS VARCHAR) AS event_type,
-            CAST(NULL AS TIMESTAMPTZ) AS "timestamp",
-            CAST(NULL AS TIMESTAMPTZ) AS settled_finished_at, CAST(NULL AS DOUBLE) AS late_by_s,
-            CAST(NULL AS DATE) AS "date", CAST(NULL AS INTEGER) AS "hour",
-            CAST(NULL AS BOOLEAN) AS "empty", CAST(NULL AS VARCHAR) AS filename
-        WHERE false
-    )
+    SELECT * FROM read_partitions(getvariable('tasqlake_chain_late_glob'))
+    UNION ALL BY NAME
+    SELECT
+        CAST(NULL AS VARCHAR) AS task_id, CAST(NULL AS VARCHAR) AS queue,
+        CAST(NULL AS VARCHAR) AS task_name, CAST(NULL AS VARCHAR) AS event_type,
+        CAST(NULL AS TIMESTAMPTZ) AS "timestamp",
+        CAST(NULL AS TIMESTAMPTZ) AS settled_finished_at, CAST(NULL AS DOUBLE) AS late_by_s,
+        CAST(NULL AS DATE) AS "date", CAST(NULL AS INTEGER) AS "hour",
+        CAST(NULL AS BOOLEAN) AS "empty", CAST(NULL AS VARCHAR) AS filename
+    WHERE false
 )
 SELECT
-    f.task_id,
-    f.queue,
-    f.task_name,
-    f.event_type,
-    f."timestamp",
-    f.settled_finished_at,
-    f.late_by_s,
-    l.hour_end AS detected_in
-FROM found AS f
-JOIN chain_links AS l
-  ON l."date" = f."date" AND l."hour" = f."hour" AND l.name = parse_filename(f.filename)
-WHERE l.valid
-  AND l.hour_end <= coalesce((SELECT hour_end FROM chain_head), CAST('-infinity' AS TIMESTAMPTZ));
+    task_id,
+    queue,
+    task_name,
+    event_type,
+    "timestamp",
+    settled_finished_at,
+    late_by_s,
+    link_hour_end AS detected_in
+FROM chain_link_rows('found');
