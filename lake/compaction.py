@@ -51,8 +51,11 @@ from __future__ import annotations
 
 import re
 import tempfile
+import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -78,7 +81,7 @@ from tasqlake.lake.compaction_manifest import (
 )
 from tasqlake.lake.layout import snapshot_of, snapshot_path, snapshotted_name
 from tasqlake.lake.retention import partition_end
-from tasqlake.lake.storage import Lake
+from tasqlake.lake.storage import EncodedParquet, Lake, encode_parquet
 from tasqlake.schemas import constants
 from tasqlake.schemas.errors import StorageError
 from tasqlake.schemas.redaction import METADATA_KEY
@@ -181,11 +184,15 @@ def compact(
     manifests = load_manifests(lake)
     remaining = purge_superseded(lake, manifests, moment - grace, report)
     plans = plan(lake, report.cutoff, remaining)
-    with _merger(memory_limit) as con:
+    with _merger(memory_limit) as con, _Pipeline(lake, now=moment, report=report) as pipeline:
         for item in plans:
-            rows = compact_partition(lake, con, item, moment, report)
+            pipeline.submit(item, merge_partition(lake, con, item))
+            for partition, rows in pipeline.finished(keep=1):
+                if progress is not None:
+                    progress(partition, rows)
+        for partition, rows in pipeline.finished(keep=0):
             if progress is not None:
-                progress(item.partition, rows)
+                progress(partition, rows)
         if plans and grace <= timedelta(0):  # no grace: what this run superseded goes now
             report.pending_files = 0
             purge_superseded(lake, load_manifests(lake), moment, report)
@@ -229,47 +236,151 @@ def purge_superseded(
     return remaining
 
 
-def compact_partition(
-    lake: Lake,
-    con: duckdb.DuckDBPyConnection,
-    item: PartitionPlan,
-    now: datetime,
-    report: CompactionReport,
-) -> int:
-    """Merge one partition's live files; commit outputs, then the manifest. Returns rows out."""
-    sizes = [Superseded(path, lake.size(path)) for path in item.live]
+@dataclass
+class MergedPartition:
+    """What DuckDB computed for one partition, to be encoded and committed (in that order: the
+    task snapshot, the outputs, the manifest)."""
+
+    snapshot: pa.Table
+    outputs: list[pa.Table]
+    superseded: tuple[Superseded, ...]
+    rows_in: int
+    token: str
+
+
+def merge_partition(
+    lake: Lake, con: duckdb.DuckDBPyConnection, item: PartitionPlan
+) -> MergedPartition:
+    """Merge one partition's live files and compute its task snapshot (nothing is written)."""
+    sizes = tuple(Superseded(path, lake.size(path)) for path in item.live)
     rows_in, metadata = _inspect(lake, item.live)
     schema = EVENT_SCHEMA.with_metadata({**(EVENT_SCHEMA.metadata or {}), **metadata})
-    token = uuid.uuid4().hex[:8]
-    outputs: list[str] = []
-    rows_out = 0
     uris = _uris(lake, item.live)
     try:
-        write_task_snapshot(lake, con, uris, snapshot_path(item.partition, item.generation, token))
+        snapshot = task_snapshot(con, uris)
         reader = con.sql(MERGE_SQL, params={"files": uris}).to_arrow_reader(ROWS_PER_BATCH)
-        for part, table in enumerate(_chunks(reader, MAX_ROWS_PER_FILE)):
-            rel = f"{item.partition}/{snapshotted_name(item.generation, token, part)}"
-            report.bytes_out += lake.commit_parquet(
-                rel, upcast(table).replace_schema_metadata(schema.metadata), **writer_options()
-            )
-            outputs.append(rel)
-            rows_out += table.num_rows
+        outputs = [
+            upcast(table).replace_schema_metadata(schema.metadata)
+            for table in _chunks(reader, MAX_ROWS_PER_FILE)
+        ]
     except duckdb.Error as error:
         raise StorageError(
             f"cannot compact {lake.path(item.partition)}: {str(error).splitlines()[0]}; "
             "the partition is unchanged, fix the cause and rerun 'tasqlake compact'"
         ) from None
-    if not outputs:  # every input was empty: nothing to write, nothing to supersede
+    return MergedPartition(snapshot, outputs, sizes, rows_in, uuid.uuid4().hex[:8])
+
+
+def commit_partition(
+    lake: Lake,
+    item: PartitionPlan,
+    snapshot: EncodedParquet | pa.Table,
+    outputs: Iterable[EncodedParquet | pa.Table | Future[EncodedParquet]],
+    merged: MergedPartition,
+    now: datetime,
+    report: CompactionReport,
+) -> int:
+    """Commit the task snapshot, then every output, then the manifest (the order the crash
+    guarantees rest on). Returns rows out."""
+    token = merged.token
+    lake.commit_parquet(
+        snapshot_path(item.partition, item.generation, token),
+        snapshot,
+        **snapshot_writer_options(merged.snapshot.schema),
+    )
+    written: list[str] = []
+    rows_out = 0
+    for part, output in enumerate(outputs):
+        encoded = output.result() if isinstance(output, Future) else output
+        rel = f"{item.partition}/{snapshotted_name(item.generation, token, part)}"
+        report.bytes_out += lake.commit_parquet(rel, encoded, **writer_options())
+        written.append(rel)
+        rows_out += merged.outputs[part].num_rows
+    if not written:  # every input was empty: nothing to write, nothing to supersede
         return 0
-    manifest = Manifest(item.partition, tuple(outputs), tuple(sizes), now, rows_in, rows_out)
+    manifest = Manifest(
+        item.partition, tuple(written), merged.superseded, now, merged.rows_in, rows_out
+    )
     write_manifest(lake, manifest)
     report.partitions.append(item.partition)
     report.files_in += len(item.live)
-    report.rows_in += rows_in
+    report.rows_in += merged.rows_in
     report.rows_out += rows_out
-    report.bytes_in += sum(s.size for s in sizes)
-    report.pending_files += len(sizes)
+    report.bytes_in += sum(s.size for s in merged.superseded)
+    report.pending_files += len(merged.superseded)
     return rows_out
+
+
+class _Pipeline:
+    """Encoding and committing on worker threads while DuckDB merges the next partition.
+
+    Compression at the levels of :mod:`compaction_format` costs more than the merge itself
+    (one 720 k-event hour: merge 2 s, task snapshot 0.5 s, encoding them 2.3 s and 3.0 s), and
+    pyarrow releases the GIL while it compresses: the files of partition P are encoded on
+    ``ENCODERS`` threads and committed by one committer thread, in the order of
+    :func:`commit_partition`, while DuckDB merges P + 1. A failed commit stops the commits
+    queued after it; the error is raised by :meth:`finished` (at the latest when the pipeline
+    closes)."""
+
+    ENCODERS = 2
+
+    def __init__(self, lake: Lake, *, now: datetime, report: CompactionReport) -> None:
+        self.lake = lake
+        self.now = now
+        self.report = report
+        self._encoders = ThreadPoolExecutor(self.ENCODERS, "tasqlake-encode")
+        self._committer = ThreadPoolExecutor(1, "tasqlake-commit")
+        self._pending: deque[tuple[str, Future[int]]] = deque()
+        self._failed = threading.Event()
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if kind is not None:
+            self._failed.set()  # the error in flight wins: stop what is queued, then go
+        try:
+            if kind is None:
+                list(self.finished(keep=0))
+        finally:
+            self._committer.shutdown(wait=True, cancel_futures=True)
+            self._encoders.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, item: PartitionPlan, merged: MergedPartition) -> None:
+        snapshot = self._encoders.submit(
+            encode_parquet, merged.snapshot, **snapshot_writer_options(merged.snapshot.schema)
+        )
+        outputs = [
+            self._encoders.submit(encode_parquet, table, **writer_options())
+            for table in merged.outputs
+        ]
+        job = self._committer.submit(self._commit, item, snapshot, outputs, merged)
+        self._pending.append((item.partition, job))
+
+    def _commit(
+        self,
+        item: PartitionPlan,
+        snapshot: Future[EncodedParquet],
+        outputs: list[Future[EncodedParquet]],
+        merged: MergedPartition,
+    ) -> int:
+        if self._failed.is_set():
+            return 0
+        try:
+            return commit_partition(
+                self.lake, item, snapshot.result(), outputs, merged, self.now, self.report
+            )
+        except BaseException:
+            self._failed.set()
+            raise
+
+    def finished(self, keep: int) -> Iterator[tuple[str, int]]:
+        """(partition, rows out) of the partitions committed, waiting until at most ``keep``
+        are still in flight; raises the first commit's error."""
+        while len(self._pending) > keep:
+            partition, job = self._pending.popleft()
+            rows = job.result()
+            yield partition, rows
 
 
 ROWS_PER_BATCH = 122_880
@@ -277,16 +388,13 @@ ROWS_PER_BATCH = 122_880
 _SNAPSHOT_INPUT = "compaction_input"
 
 
-def write_task_snapshot(
-    lake: Lake, con: duckdb.DuckDBPyConnection, uris: list[str], relpath: str
-) -> int:
-    """Commit the task snapshot (per-task partials, schemas/sql/task_partials_of.sql) of the
-    event files ``uris`` at ``relpath``; returns its size."""
+def task_snapshot(con: duckdb.DuckDBPyConnection, uris: list[str]) -> pa.Table:
+    """The task snapshot (per-task partials, schemas/sql/task_partials_of.sql) of the event
+    files ``uris``, in the order of first events."""
     con.read_parquet(uris, union_by_name=True, hive_partitioning=False).to_view(_SNAPSHOT_INPUT)
-    table = con.sql(
+    return con.sql(
         f"FROM task_partials_of('{_SNAPSHOT_INPUT}') ORDER BY first_seen_at, task_id"
     ).to_arrow_table()
-    return lake.commit_parquet(relpath, table, **snapshot_writer_options(table.schema))
 
 
 def _chunks(reader: pa.RecordBatchReader, max_rows: int) -> Iterator[pa.Table]:

@@ -18,6 +18,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,30 @@ def describe_os_error(error: OSError) -> str:
     if error.errno == errno.EROFS:
         return "read-only file system: mount the lake read-write"
     return error.strerror or str(error)
+
+
+@dataclass(frozen=True)
+class EncodedParquet:
+    """A table encoded as a Parquet file's bytes, ready to commit (:meth:`Lake.commit_parquet`)."""
+
+    data: bytes | memoryview
+    rows: int
+
+
+def encode_parquet(table: pa.Table, **options: object) -> EncodedParquet:
+    """``table`` as the bytes of a Parquet file (``PARQUET_OPTIONS`` overridden by ``options``).
+
+    Pure CPU work that releases the GIL while compressing, so callers encode on worker threads
+    while they compute what comes next; committing stays ordered and atomic."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    try:
+        pq.write_table(table, sink, **{**PARQUET_OPTIONS, **options})
+    except pa.ArrowException as error:
+        raise StorageError(str(error)) from error
+    return EncodedParquet(memoryview(sink.getvalue()), table.num_rows)
 
 
 class Lake:
@@ -164,32 +189,25 @@ class Lake:
             raise StorageError(f"cannot read {target}: {error}") from error
 
     # --- writing ---------------------------------------------------------------------------
-    def commit_parquet(self, relpath: str, table: pa.Table, **options: object) -> int:
-        """Write ``table`` to ``relpath`` atomically; returns the committed file's size."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+    def commit_parquet(
+        self, relpath: str, table: pa.Table | EncodedParquet, **options: object
+    ) -> int:
+        """Write ``table`` to ``relpath`` atomically; returns the committed file's size.
 
+        ``table`` may be encoded already (:func:`encode_parquet`, e.g. on another thread while
+        the caller computes the next one): its bytes are committed as they are."""
         target = self.path(relpath)
-        directory = self.makedirs(PurePosixPath(relpath).parent.as_posix())
-        tmp = directory / f".{target.name}.{uuid.uuid4().hex[:12]}.tmp"
-        try:
-            with open(tmp, "wb", opener=_restricted_opener) as sink:
-                pq.write_table(table, sink, **{**PARQUET_OPTIONS, **options})
-                sink.flush()
-                os.fsync(sink.fileno())
-            os.replace(tmp, target)
-            fsync_directory(directory)
-            return target.stat().st_size
-        except OSError as error:
-            raise StorageError(f"cannot commit {target}: {describe_os_error(error)}") from error
-        except pa.ArrowException as error:
-            raise StorageError(f"cannot encode {target} as Parquet: {error}") from error
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        encoded = table if isinstance(table, EncodedParquet) else None
+        if encoded is None:
+            try:
+                encoded = encode_parquet(table, **options)
+            except StorageError as error:
+                raise StorageError(f"cannot encode {target} as Parquet: {error}") from None
+        self.commit_bytes(relpath, encoded.data)
+        return len(encoded.data)
 
-    def commit_bytes(self, relpath: str, data: bytes) -> None:
-        """Write small ``data`` (markers, manifests) to ``relpath`` atomically."""
+    def commit_bytes(self, relpath: str, data: bytes | memoryview) -> None:
+        """Write ``data`` (an encoded file, a marker, a manifest) to ``relpath`` atomically."""
         target = self.path(relpath)
         directory = self.makedirs(PurePosixPath(relpath).parent.as_posix())
         tmp = directory / f".{target.name}.{uuid.uuid4().hex[:12]}.tmp"
