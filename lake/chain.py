@@ -348,9 +348,12 @@ def build_link(
             "FROM worker_sessions_after('chain_prev_sessions', 'chain_events') "
             "ORDER BY worker_id, session_no"
         ).to_arrow_table()
+        # the states entering H order what follows of the tasks with events in H; the others
+        # change nothing in H (and would only lengthen the sort)
         con.execute(
             "CREATE OR REPLACE TEMP VIEW chain_entering AS "
-            "SELECT * FROM chain_prev_carry UNION ALL BY NAME SELECT * FROM chain_earlier"
+            "SELECT * FROM (SELECT * FROM chain_prev_carry "
+            "UNION ALL BY NAME SELECT * FROM chain_earlier) SEMI JOIN chain_new USING (task_id)"
         )
         deltas = con.sql(
             """
