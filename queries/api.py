@@ -51,7 +51,7 @@ STORAGE_VIEWS = frozenset(
         "chain_summary",
         "chain_stored_deltas",
         "chain_tail",
-        "live_task_partials",
+        "live_tasks",
     }
 )
 

@@ -1,10 +1,10 @@
 -- task_counters: the counters (columns of task_counters_of) of every task as of T, per queue,
 -- task name and worker: those chain_head folded for the settled tasks plus those of the tasks
--- not settled (live_task_partials, merged). global_stats and retry_rates are sums of them.
+-- not settled (live_tasks). global_stats and retry_rates are sums of them.
 -- Grain: one row per (queue, task_name, worker_id) seen in a task event stamped <= T.
 CREATE OR REPLACE VIEW task_counters AS
 WITH live AS (
-    SELECT * FROM merge_task_partials('live_task_partials')
+    SELECT * FROM live_tasks
 ),
 counted AS (
     SELECT * FROM chain_folded

@@ -3,7 +3,7 @@
 -- Counts are of tasks by their state at T (see task_state): a retried task is counted once.
 -- The snapshot chain makes it cost what recent activity costs: the totals are the counters
 -- chain_head folded for the settled tasks plus those of the tasks not settled
--- (live_task_partials, merged as task_state merges them); depth, processing, throughput,
+-- (live_tasks, merged as task_state merges them); depth, processing, throughput,
 -- orphaned and the oldest pending task come from the tasks not settled alone (a settled task
 -- is terminal, and ended before T minus the allowed lateness, at least 5 minutes).
 -- Grain: one row per queue seen in a task event stamped <= T.
@@ -26,7 +26,7 @@ WITH lost_sessions AS MATERIALIZED (  -- lost worker sessions (few), decided bef
     WHERE end_reason = 'lost'
 ),
 live AS MATERIALIZED (  -- the tasks not settled at chain_head, as of T
-    SELECT * FROM merge_task_partials('live_task_partials')
+    SELECT * FROM live_tasks
 ),
 t AS (
     SELECT

@@ -21,7 +21,7 @@ WITH latest AS (
     SELECT * FROM worker_session_spans WHERE is_latest
 ),
 live AS MATERIALIZED (  -- the tasks not settled at chain_head, as of T
-    SELECT * FROM merge_task_partials('live_task_partials')
+    SELECT * FROM live_tasks
 ),
 running AS (
     SELECT
