@@ -13,18 +13,19 @@
 -- transition whatever their order); a transition counts in the queue its event names
 -- (AsyncTasQ never moves a task between queues).
 -- With since and/or until the rows are exactly those of the whole series whose bucket holds or
--- follows since and holds or precedes until: the state entering since's bucket comes from the
--- tasks not settled at the snapshot chain link before it (live_task_partials_before: the link's
--- carry and the rows from its hour to the bucket; settled tasks are terminal for good, pending
--- and running in no bucket), one row per task ahead of the bucket's events, and only the events
--- from that bucket on are ordered, so a recent window costs one merge of the carry plus its own
--- events, not a pass over the history. (A task whose events name different queues enters the
--- window counted in its least queue.)
+-- follows since and holds or precedes until.
 -- The snapshot chain stores these transitions per minute for every compacted hour
 -- (chain_stored_deltas): when the width is a whole number of minutes, the buckets up to
 -- chain_head's hour are sums of the stored ones (so the whole series reads one small file per
--- hour instead of every event), and only the rows after the head are ordered, continuing from
--- the tasks it carries.
+-- hour instead of every event), the state entering since's bucket is the sum of the stored
+-- minutes before it, and only the rows after the head are ordered, continuing from the tasks it
+-- carries: a recent window costs its own stored minutes plus the tail, not a pass over the
+-- history. Otherwise (no link yet, a width that is not whole minutes, since after the head) the
+-- state entering since's bucket comes from the tasks not settled at the link before it
+-- (live_task_partials_before: the link's carry and the rows from its hour to the bucket; settled
+-- tasks are terminal for good, pending and running in no bucket), one row per task ahead of the
+-- bucket's events, and only the events from that bucket on are ordered. (A task whose events name
+-- different queues enters such a window counted in its least queue.)
 -- Counts within a bucket are events stamped in it (an event stored twice counts once; events of
 -- one kind for one task stamped in the same microsecond count once).
 -- Grain: one row per queue and bucket.
@@ -49,11 +50,8 @@ WITH head AS MATERIALIZED (  -- the chain's head, when its stored minutes make t
           % 60000000 = 0
       AND (since IS NULL OR time_bucket(width, CAST(since AS TIMESTAMPTZ)) < hour_end)
 ),
-baseline AS (  -- the tasks' states entering since's bucket (no rows without since)
+baseline AS (  -- no stored minutes: the tasks' states entering since's bucket
     SELECT * FROM live_task_partials_before(time_bucket(width, CAST(since AS TIMESTAMPTZ)))
-),
-baseline_then_stored AS (  -- the baseline, when the stored minutes follow it
-    SELECT * FROM baseline WHERE EXISTS (SELECT 1 FROM head)
 ),
 entering_rows AS (  -- the states the rows after the split continue from
     SELECT * FROM chain_carry WHERE EXISTS (SELECT 1 FROM head)
@@ -69,17 +67,17 @@ rows_after AS (  -- the rows from the split on: since's bucket, or the head's ho
       AND "hour" >= coalesce((SELECT tail_from_hour FROM head), 0)
       AND "timestamp" >= coalesce((SELECT hour_end FROM head), CAST('-infinity' AS TIMESTAMPTZ))
 ),
-no_rows AS (
-    SELECT * FROM event_log WHERE false
+stored AS (  -- the stored minutes up to the head's hour_end
+    SELECT * FROM chain_stored_deltas WHERE EXISTS (SELECT 1 FROM head)
 ),
-stored AS (  -- the stored minutes from since's bucket to the head's hour_end
-    SELECT *
-    FROM chain_stored_deltas
-    WHERE EXISTS (SELECT 1 FROM head)
-      AND (since IS NULL
-           OR ("date" >= CAST(timezone('UTC', time_bucket(width, CAST(since AS TIMESTAMPTZ)))
-                              AS DATE)
-               AND bucket_start >= time_bucket(width, CAST(since AS TIMESTAMPTZ))))
+stored_entering AS (  -- the state entering since's bucket: every stored minute before it, summed
+    SELECT
+        queue, time_bucket(width, CAST(since AS TIMESTAMPTZ)) AS bucket_start,
+        sum(pending_delta) AS pending_delta, sum(running_delta) AS running_delta,
+        0 AS events, 0 AS enqueued, 0 AS started, 0 AS completed, 0 AS failed, 0 AS retried
+    FROM stored
+    WHERE bucket_start < time_bucket(width, CAST(since AS TIMESTAMPTZ))
+    GROUP BY queue
 ),
 per_bucket AS (
     SELECT
@@ -94,13 +92,12 @@ per_bucket AS (
         sum(failed) AS failed,
         sum(retried) AS retried
     FROM (
-        SELECT * FROM depth_deltas_of(
-            'baseline_then_stored', 'no_rows', width,
-            time_bucket(width, CAST(since AS TIMESTAMPTZ)))
+        SELECT * FROM stored_entering
         UNION ALL
         SELECT queue, bucket_start, pending_delta, running_delta, events, enqueued, started,
                completed, failed, retried
         FROM stored
+        WHERE since IS NULL OR bucket_start >= time_bucket(width, CAST(since AS TIMESTAMPTZ))
         UNION ALL
         SELECT * FROM depth_deltas_of(
             'entering_rows', 'rows_after', width,
