@@ -270,7 +270,7 @@ def _read_quarantine(lake: Lake, relpath: str) -> pa.Table:
     missing = [c for c in _COLUMNS if c not in table.column_names]
     if missing:
         raise StorageError(
-            f"{lake.path(relpath)} is not a quarantine file (no {', '.join(missing)}): move it "
+            f"{lake.describe(relpath)} is not a quarantine file (no {', '.join(missing)}): move it "
             f"out of {layout.QUARANTINE_DIR}/"
         )
     # Hive partition columns (date, hour) are not wanted: only the stored columns, in order.

@@ -385,7 +385,7 @@ def build_link(
         settled = con.execute("SELECT count(*) FROM chain_settled").fetchall()[0][0]
     except duckdb.Error as error:
         raise StorageError(
-            f"cannot build the snapshot chain link of {lake.path(_partition(date, hour))}: "
+            f"cannot build the snapshot chain link of {lake.describe(_partition(date, hour))}: "
             f"{str(error).splitlines()[0]}; the chain ends before it until the cause is fixed "
             "and 'tasqlake compact' runs again"
         ) from None
@@ -413,7 +413,7 @@ def build_link(
             if part == "carry"
             else {}
         )
-        lake.commit_parquet(link.path(part), table, **options)
+        lake.commit_parquet(link.path(part), table, exclusive=True, **options)
     report.carried = carry.num_rows
     report.settled += settled
     report.violations += late.num_rows

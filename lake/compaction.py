@@ -61,7 +61,6 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from tasqlake.lake import layout
 from tasqlake.lake.chain import ChainReport, LinkProgress, extend_chain
@@ -185,6 +184,7 @@ def compact(
     remaining = purge_superseded(lake, manifests, moment - grace, report)
     plans = plan(lake, report.cutoff, remaining)
     with _merger(memory_limit) as con, _Pipeline(lake, now=moment, report=report) as pipeline:
+        lake.attach(con)
         for item in plans:
             pipeline.submit(item, merge_partition(lake, con, item))
             for partition, rows in pipeline.finished(keep=1):
@@ -265,7 +265,7 @@ def merge_partition(
         ]
     except duckdb.Error as error:
         raise StorageError(
-            f"cannot compact {lake.path(item.partition)}: {str(error).splitlines()[0]}; "
+            f"cannot compact {lake.describe(item.partition)}: {str(error).splitlines()[0]}; "
             "the partition is unchanged, fix the cause and rerun 'tasqlake compact'"
         ) from None
     return MergedPartition(snapshot, outputs, sizes, rows_in, uuid.uuid4().hex[:8])
@@ -286,6 +286,7 @@ def commit_partition(
     lake.commit_parquet(
         snapshot_path(item.partition, item.generation, token),
         snapshot,
+        exclusive=True,
         **snapshot_writer_options(merged.snapshot.schema),
     )
     written: list[str] = []
@@ -293,7 +294,7 @@ def commit_partition(
     for part, output in enumerate(outputs):
         encoded = output.result() if isinstance(output, Future) else output
         rel = f"{item.partition}/{snapshotted_name(item.generation, token, part)}"
-        report.bytes_out += lake.commit_parquet(rel, encoded, **writer_options())
+        report.bytes_out += lake.commit_parquet(rel, encoded, exclusive=True, **writer_options())
         written.append(rel)
         rows_out += merged.outputs[part].num_rows
     if not written:  # every input was empty: nothing to write, nothing to supersede
@@ -422,13 +423,13 @@ def _inspect(lake: Lake, files: Iterable[str]) -> tuple[int, dict[bytes, bytes]]
     rows = 0
     for rel in files:
         try:
-            footer = pq.read_metadata(lake.path(rel))
+            footer = lake.read_metadata(rel)
             meta = footer.schema.to_arrow_schema().metadata or {}
             rows += footer.num_rows
-        except (OSError, pa.ArrowInvalid) as error:
+        except StorageError as error:
             raise StorageError(
-                f"cannot read {lake.path(rel)} to compact it: {error}; move the file out of the "
-                "lake (it is unreadable to every query too) and rerun 'tasqlake compact'"
+                f"{error} (to compact it); move the file out of the lake (it is unreadable to "
+                "every query too) and rerun 'tasqlake compact'"
             ) from None
         policy = meta.get(METADATA_KEY)
         if policy is not None and policy.decode() not in policies:

@@ -88,19 +88,18 @@ def load_manifests(lake: Lake) -> list[tuple[str, Manifest]]:
     found = []
     for rel in lake.list_files(layout.MANIFEST_DIR, suffix=".json"):
         try:
-            data = lake.path(rel).read_bytes()
+            data = lake.read_bytes(rel)
         except FileNotFoundError:
             continue  # deleted by a concurrent run
-        except OSError as error:
-            where = lake.path(rel)
-            raise StorageError(f"cannot read compaction manifest {where}: {error}") from None
-        found.append((rel, Manifest.from_json(data, str(lake.path(rel)))))
+        except StorageError as error:
+            raise StorageError(f"cannot read compaction manifest: {error}") from None
+        found.append((rel, Manifest.from_json(data, lake.describe(rel))))
     return found
 
 
 def write_manifest(lake: Lake, manifest: Manifest) -> str:
     rel = manifest_path(manifest.partition, manifest.outputs[0])
-    lake.commit_bytes(rel, manifest.to_json())
+    lake.commit_bytes(rel, manifest.to_json(), exclusive=True)
     return rel
 
 

@@ -125,6 +125,7 @@ def connect(
         # without it each query pays one footer per file of the whole history.
         con.execute("SET parquet_metadata_cache = true")
         disable_progress_bar(con)
+        target.attach(con)  # an S3 lake: DuckDB reads its s3:// URIs through the lake's store
         set_lake_variables(con, target)
         set_as_of(con, as_of)
         create_all(con, load())

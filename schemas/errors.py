@@ -36,6 +36,10 @@ class StorageError(TasqlakeError):
     exit_code = 3
 
 
+class CommitConflictError(StorageError):
+    """An exclusive commit found its name taken: another writer committed that file first."""
+
+
 class BrokerError(TasqlakeError):
     """Redis cannot be reached, refused us, or dropped the subscription."""
 

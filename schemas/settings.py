@@ -49,7 +49,23 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "compact_every": ("TASQLAKE_COMPACT_EVERY",),
     "retention": ("TASQLAKE_RETENTION",),
     "allowed_lateness": ("TASQLAKE_ALLOWED_LATENESS",),
+    "s3_endpoint": ("TASQLAKE_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+    "s3_region": ("TASQLAKE_S3_REGION",),
+    "s3_path_style": ("TASQLAKE_S3_PATH_STYLE",),
+    "state_dir": ("TASQLAKE_STATE_DIR",),
 }
+#: Environment variables of the AWS credentials chain, kept (never shown) for an S3 lake.
+AWS_CHAIN_VARS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "HOME",
+)
 
 
 def _positive_float(name: str, raw: Any) -> float:
@@ -78,6 +94,33 @@ def _channels(name: str, raw: Any) -> tuple[str, ...]:
     if not channels:
         raise ConfigError(f"{name} must name at least one channel")
     return channels
+
+
+def _lake(name: str, raw: Any) -> str:
+    text = _text(name, raw)
+    if "://" in text and not text.startswith(("s3://", "file://")):
+        raise ConfigError(
+            f"{name} must be a local directory or an s3://BUCKET/PREFIX URL, got {text!r}"
+        )
+    if text.startswith("s3://") and not text.removeprefix("s3://").split("/", 1)[0]:
+        raise ConfigError(f"{name} must name a bucket: s3://BUCKET/PREFIX, got {text!r}")
+    return text
+
+
+def _endpoint(name: str, raw: Any) -> str:
+    text = _text(name, raw)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"{name} must be an http:// or https:// URL of an S3-compatible endpoint, "
+            f"got {mask_url(text)!r}"
+        )
+    if parts.password is not None or parts.username is not None:
+        raise ConfigError(
+            f"{name} must not hold credentials ({mask_url(text)!r}): use AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY or a profile"
+        )
+    return text.rstrip("/")
 
 
 def _redis_url(name: str, raw: Any) -> str:
@@ -163,7 +206,7 @@ def _allowed_lateness(name: str, raw: Any) -> float:
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "redis_url": _redis_url,
     "channels": _channels,
-    "lake": _text,
+    "lake": _lake,
     "flush_interval": _positive_float,
     "max_batch_events": _positive_int,
     "max_payload_bytes": _positive_int,
@@ -187,6 +230,10 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "compact_every": _duration_seconds,
     "retention": _duration_seconds,
     "allowed_lateness": _allowed_lateness,
+    "s3_endpoint": _endpoint,
+    "s3_region": _optional_text,
+    "s3_path_style": _bool,
+    "state_dir": _optional_text,
 }
 
 
@@ -218,6 +265,10 @@ _FILE_TYPES: dict[str, tuple[type, ...]] = {
     "compact_every": (str, int, float),
     "retention": (str, int, float),
     "allowed_lateness": (str, int, float),
+    "s3_endpoint": (str,),
+    "s3_region": (str,),
+    "s3_path_style": (bool,),
+    "state_dir": (str,),
 }
 _TYPE_NAMES = {
     str: "a string",
@@ -303,9 +354,20 @@ class Settings:
     #: The snapshot chain's bound, in seconds: how long after a task's terminal event another
     #: event of that task may still be stamped (see tasqlake.lake.chain).
     allowed_lateness: float = constants.DEFAULT_ALLOWED_LATENESS_S
+    #: An S3 lake (lake = s3://bucket/prefix): the endpoint of an S3-compatible store (None:
+    #: AWS), its region (None: AWS_REGION, the profile's, else us-east-1), path-style
+    #: addressing (None: on when an endpoint is given). Credentials: the AWS chain.
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
+    s3_path_style: bool | None = None
+    #: Local directory for an ingester's state when the lake is remote (its WAL, unless
+    #: wal_dir says otherwise); None: $XDG_STATE_HOME/tasqlake, else ~/.local/state/tasqlake.
+    state_dir: str | None = None
     config_file: str | None = None
     #: Where each value came from: "flag", "env:NAME", "file:PATH" or "default".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: The AWS credentials chain's environment (AWS_CHAIN_VARS): never shown, never compared.
+    aws_environment: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def resolve(
@@ -340,7 +402,13 @@ class Settings:
                     sources[name] = f"file:{config_file}"
                 else:
                     sources[name] = "default"
-        return cls(**values, sources=sources)
+        if "state_dir" not in values:
+            base = environ.get("XDG_STATE_HOME", "").strip() or (
+                f"{environ['HOME']}/.local/state" if environ.get("HOME") else "~/.local/state"
+            )
+            values["state_dir"] = f"{base}/tasqlake"
+        aws = {name: environ[name] for name in AWS_CHAIN_VARS if name in environ}
+        return cls(**values, sources=sources, aws_environment=aws)
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (marked as coming from flags)."""
@@ -359,6 +427,7 @@ class Settings:
         shown = ", ".join(
             f"{f.name}={mask_url(v) if f.name == 'redis_url' else v!r}"
             for f in dataclasses.fields(self)
-            if f.name != "sources" and (v := getattr(self, f.name)) is not None
+            if f.name not in ("sources", "aws_environment")
+            and (v := getattr(self, f.name)) is not None
         )
         return f"Settings({shown})"

@@ -52,7 +52,7 @@ class Processor:
     def __init__(self, config: ProcessorConfig, counters: Counters) -> None:
         self.config = config
         self.counters = counters
-        self.lake = Lake(config.lake)
+        self.lake = Lake(config.lake, s3=config.s3)
         self.wal_dir = Path(config.wal_dir)
         self.state = WalState(self.wal_dir)
         committed = self.state.committed()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tasqlake.lake.s3_options import S3Options
 from tasqlake.schemas.redaction import DEFAULT_POLICY_TEXT
 
 DEFAULT_MAX_BATCH_BYTES = 8 * 1024 * 1024
@@ -23,3 +24,5 @@ class ProcessorConfig:
     redact: str = DEFAULT_POLICY_TEXT
     #: Commit once the batch's Arrow tables hold this many bytes (bounds the processor's memory).
     max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
+    #: How to reach an S3 lake (None: a local lake, or the AWS environment's defaults).
+    s3: S3Options | None = None

@@ -8,6 +8,7 @@ WAL, let the processor commit everything and retire the segments, exit 0.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -36,11 +37,16 @@ log = logging.getLogger(__name__)
 
 
 def wal_directory(settings: Settings, lake: Lake) -> Path:
-    return (
-        Path(settings.wal_dir).expanduser().absolute()
-        if settings.wal_dir
-        else lake.path(layout.WAL_DIR)
-    )
+    """The ingester's write-ahead log: ``wal_dir``, else inside a local lake, else (the WAL never
+    lives on object storage) under the local ``state_dir``, one per lake and ingester id."""
+    if settings.wal_dir:
+        return Path(settings.wal_dir).expanduser().absolute()
+    if lake.is_local:
+        return lake.path(layout.WAL_DIR)
+    digest = hashlib.sha256(lake.location.encode()).hexdigest()[:12]
+    name = f"{settings.ingester_id or 'ingester'}-{digest}"
+    state = settings.state_dir or "~/.local/state/tasqlake"
+    return Path(state).expanduser().absolute() / "wal" / name
 
 
 class IngestService:
@@ -86,7 +92,7 @@ class IngestService:
 
     def run(self) -> int:
         started_us = now_us()
-        lake = Lake(self.settings.lake).ensure()
+        lake = Lake.from_settings(self.settings).ensure()
         wal_dir = wal_directory(self.settings, lake)
         state = WalState(wal_dir).ensure()
         lock = state.lock()
@@ -101,13 +107,14 @@ class IngestService:
     def _run(self, lake: Lake, wal_dir: Path, state: WalState, started_us: int) -> int:
         s = self.settings
         config = ProcessorConfig(
-            str(lake.root),
+            lake.location,
             str(wal_dir),
             self.ingester_id,
             s.flush_interval,
             s.max_batch_events,
             s.max_payload_bytes,
             redact=s.redact,
+            s3=lake.s3_options,
         )
         runner: ProcessorRunner = (
             ProcessRunner(config, self.counters)
@@ -147,7 +154,7 @@ class IngestService:
         overall = StatusLine(self.counters)
         thread = threading.Thread(target=receiver.run, name="tasqlake-receiver", daemon=True)
         thread.start()
-        log.info("ingester %s started: lake %s, WAL %s", self.ingester_id, lake.root, wal_dir)
+        log.info("ingester %s started: lake %s, WAL %s", self.ingester_id, lake.location, wal_dir)
         self._supervise(receiver, runner, state, thread)
         receiver.stop()
         thread.join()
@@ -218,7 +225,7 @@ def run_ingest(settings: Settings, registry: CollectorRegistry | None = None) ->
         service.stop()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    plan = MaintenancePlan.from_settings(settings, Lake(settings.lake))
+    plan = MaintenancePlan.from_settings(settings, Lake.from_settings(settings))
     maintenance = MaintenanceScheduler(plan).start() if plan is not None else None
     try:
         return service.run()

@@ -19,6 +19,7 @@ from datetime import timedelta
 from multiprocessing.process import BaseProcess
 
 from tasqlake.ingest.service import logging_setup
+from tasqlake.lake.s3_options import S3Options
 from tasqlake.lake.storage import Lake
 from tasqlake.schemas import constants
 from tasqlake.schemas.settings import Settings
@@ -35,13 +36,18 @@ class MaintenancePlan:
     compact_every: float | None
     retention: float | None
     allowed_lateness: float = constants.DEFAULT_ALLOWED_LATENESS_S
+    s3: S3Options | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, lake: Lake) -> MaintenancePlan | None:
         if settings.compact_every is None and settings.retention is None:
             return None
         return cls(
-            str(lake.root), settings.compact_every, settings.retention, settings.allowed_lateness
+            lake.location,
+            settings.compact_every,
+            settings.retention,
+            settings.allowed_lateness,
+            lake.s3_options,
         )
 
     @property
@@ -55,7 +61,7 @@ def run_once(plan: MaintenancePlan, log_setup: tuple[str, int]) -> None:
     from tasqlake.lake.retention import prune
 
     logging_setup.configure(*log_setup)
-    lake = Lake(plan.lake_root)
+    lake = Lake(plan.lake_root, s3=plan.s3)
     if plan.compact_every is not None:
         report = compact(lake, allowed_lateness=timedelta(seconds=plan.allowed_lateness))
         if report.partitions or report.deleted_files:

@@ -11,7 +11,31 @@ import argparse
 
 def add_lake(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--lake", metavar="DIR", help="lake directory (env TASQLAKE_LAKE, default ./lake)"
+        "--lake",
+        metavar="DIR|URL",
+        help="lake directory, or s3://BUCKET/PREFIX on S3-compatible object storage "
+        "(env TASQLAKE_LAKE, default ./lake)",
+    )
+    s3 = parser.add_argument_group(
+        "S3 lake",
+        "credentials come from the AWS chain: AWS_ACCESS_KEY_ID/"
+        "AWS_SECRET_ACCESS_KEY, else AWS_PROFILE in ~/.aws/credentials and ~/.aws/config",
+    )
+    s3.add_argument(
+        "--s3-endpoint",
+        metavar="URL",
+        help="endpoint of an S3-compatible store: MinIO, SeaweedFS, R2, Ceph (env "
+        "TASQLAKE_S3_ENDPOINT, AWS_ENDPOINT_URL; default AWS)",
+    )
+    s3.add_argument(
+        "--s3-region", metavar="NAME", help="region (env TASQLAKE_S3_REGION, AWS_REGION)"
+    )
+    s3.add_argument(
+        "--s3-path-style",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="path-style addressing (env TASQLAKE_S3_PATH_STYLE; default: on with "
+        "--s3-endpoint, off on AWS)",
     )
 
 

@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace, settings: Settings) -> int:
     older_than = parse_duration(args.older_than, "--older-than", allow_zero=True)
     grace = parse_duration(args.grace, "--grace", allow_zero=True)
-    lake = Lake(settings.lake).require_readable()
+    lake = Lake.from_settings(settings).require_readable()
     console = Console(stderr=True)
     now = datetime.now(UTC)
     with Progress(

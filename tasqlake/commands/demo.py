@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tasqlake.commands.stats import print_stats
 from tasqlake.demo import describe, run_demo
+from tasqlake.lake.storage import Lake
 from tasqlake.schemas.errors import TasqlakeError
 from tasqlake.schemas.settings import Settings
 
@@ -47,5 +48,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print(describe(report, lake))
     # As of the end of the workload: the simulated workers stopped publishing with it, so "now"
     # (a few seconds later) would already find them lost.
-    print_stats(str(lake), as_of=report.last_event_at, fmt="table")
+    print_stats(Lake(lake), as_of=report.last_event_at, fmt="table")
     return 0 if report.stored == report.published else 1

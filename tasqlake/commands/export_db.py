@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    report = export_database(Lake(settings.lake), Path(args.path))
+    report = export_database(Lake.from_settings(settings), Path(args.path))
     print(
         f"wrote {report.path}: {report.views} views and {report.macros} macros over "
         f"{report.events_glob} (DuckDB file format {STORAGE_VERSION}); "
@@ -134,7 +134,7 @@ def _write(path: Path, lake: Lake, statements: list[str]) -> None:
             "CAST($3 AS TIMESTAMPTZ) AS exported_at, $4 AS tasqlake_version, "
             "$5 AS duckdb_version, $6 AS storage_version",
             [
-                str(lake.root),
+                lake.location,
                 lake.events_glob,
                 datetime.now(UTC).isoformat(),
                 _version(),

@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    lake = Lake(settings.lake)
+    lake = Lake.from_settings(settings)
     if args.from_quarantine:
         if args.files:
             raise ConfigError("give either FILE arguments or --from-quarantine, not both")

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     older_than = parse_duration(args.older_than, "--older-than")
-    lake = Lake(settings.lake).require_readable()
+    lake = Lake.from_settings(settings).require_readable()
     report = prune(lake, older_than, dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     for partition in report.partitions:

@@ -69,9 +69,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     sql = read_query(args)
     as_of = parse_instant(args.as_of) if args.as_of else None
     started = time.perf_counter()
-    lake = Lake(settings.lake).require_readable()
+    lake = Lake.from_settings(settings).require_readable()
     with queries.connect(lake, as_of=as_of) as con:
-        confine(con, str(lake.root))
+        confine(con, lake.uri())
         check_statements(con, sql)
         table = execute(con, sql)
     write_result(table, args.format, output=args.output, elapsed=time.perf_counter() - started)

@@ -75,9 +75,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(run=run)
 
 
-def collect(lake: str, as_of: datetime | None) -> dict[Section, pa.Table]:
+def collect(lake: Lake, as_of: datetime | None) -> dict[Section, pa.Table]:
     """Each section's rows."""
-    checked = Lake(lake).require_readable()
+    checked = lake.require_readable()
     with queries.connect(checked, as_of=as_of) as con:
         return {section: execute(con, section.sql) for section in SECTIONS}
 
@@ -94,7 +94,7 @@ def renderable(sections: dict[Section, pa.Table], as_of: datetime | None) -> Gro
     )
 
 
-def print_stats(lake: str, as_of: datetime | None, fmt: str) -> None:
+def print_stats(lake: Lake, as_of: datetime | None, fmt: str) -> None:
     sections = collect(lake, as_of)
     if fmt == "json":
         sys.stdout.write(as_json(sections) + "\n")
@@ -103,7 +103,7 @@ def print_stats(lake: str, as_of: datetime | None, fmt: str) -> None:
     console.print(renderable(sections, as_of))
 
 
-def watch(lake: str, as_of: datetime | None, fmt: str, every: float) -> None:
+def watch(lake: Lake, as_of: datetime | None, fmt: str, every: float) -> None:
     if fmt == "json" or not sys.stdout.isatty():
         while True:
             print_stats(lake, as_of, fmt)
@@ -118,9 +118,9 @@ def watch(lake: str, as_of: datetime | None, fmt: str, every: float) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     as_of = parse_instant(args.as_of) if args.as_of else None
     if args.watch is None:
-        print_stats(settings.lake, as_of, args.format)
+        print_stats(Lake.from_settings(settings), as_of, args.format)
         return 0
     if not args.watch > 0:
         raise ConfigError(f"--watch must be a number of seconds > 0, got {args.watch!r}")
-    watch(settings.lake, as_of, args.format, args.watch)
+    watch(Lake.from_settings(settings), as_of, args.format, args.watch)
     return 0

@@ -52,9 +52,10 @@ def test_missing_lake_is_a_clear_error(tmp_path: Path) -> None:
         Lake(tmp_path / "nope").require_readable()
 
 
-def test_object_store_uris_are_refused_clearly() -> None:
-    with pytest.raises(StorageError, match="only local directories"):
-        Lake("s3://bucket/lake")
+def test_other_object_store_uris_are_refused_clearly() -> None:
+    with pytest.raises(StorageError, match="a local directory or an s3://"):
+        Lake("gs://bucket/lake")
+    assert Lake("s3://bucket/lake").location == "s3://bucket/lake"  # nothing reached yet
 
 
 def test_unwritable_lake_is_a_storage_error(tmp_path: Path) -> None:
