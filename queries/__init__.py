@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from tasqlake.queries.api import LakeQueries, execute, frame, view_names
 from tasqlake.queries.catalogue import catalogue
-from tasqlake.queries.connection import connect, normalise_as_of, set_as_of
+from tasqlake.queries.connection import as_lake, connect, normalise_as_of, set_as_of
 from tasqlake.queries.models import CatalogueEntry, Column, QueueStats, WorkerInfo
 from tasqlake.queries.statements import ddl
 
@@ -26,6 +26,7 @@ __all__ = [
     "LakeQueries",
     "QueueStats",
     "WorkerInfo",
+    "as_lake",
     "catalogue",
     "connect",
     "ddl",

@@ -8,10 +8,12 @@ from datetime import datetime
 import duckdb
 
 from tasqlake.lake import layout
+from tasqlake.lake.s3_options import is_s3_url
 from tasqlake.lake.storage import Lake
 from tasqlake.queries.loader import create_all, load
 from tasqlake.schemas.errors import ConfigError, QueryError
 from tasqlake.schemas.instants import as_utc, parse_instant
+from tasqlake.schemas.settings import Settings
 
 #: DuckDB session variable holding the events glob of the lake (read by ``stored_events``).
 EVENTS_GLOB_VARIABLE = "tasqlake_events_glob"
@@ -33,7 +35,13 @@ _PROGRESS_BAR_REFUSED = "Could not change the progress bar setting"
 
 
 def as_lake(lake: Lake | str | os.PathLike[str]) -> Lake:
-    return lake if isinstance(lake, Lake) else Lake(lake)
+    """``lake`` as a :class:`Lake`; an ``s3://`` URL is reached as the CLI reaches it (the
+    process's TASQLAKE_S3_* variables and AWS credentials chain)."""
+    if isinstance(lake, Lake):
+        return lake
+    if not is_s3_url(os.fspath(lake)):
+        return Lake(lake)
+    return Lake.from_settings(Settings.resolve({"lake": os.fspath(lake)}, os.environ))
 
 
 def normalise_as_of(as_of: AsOf) -> datetime | None:

@@ -121,7 +121,7 @@ def open_lake(path: str | os.PathLike[str] | None) -> Lake:
     """The lake at ``path`` (it must exist), or the demo lake (built if missing) for ``None``."""
     if path is None:
         return build_demo_lake()
-    return Lake(path).require_readable()
+    return queries.as_lake(path).require_readable()
 
 
 def log_window(lake: Lake) -> tuple[datetime, datetime] | None:
@@ -147,7 +147,7 @@ def resolve_as_of(lake: Lake, as_of: datetime | str | None) -> datetime:
         return moment
     window = log_window(lake)
     if window is None:
-        raise ConfigError(f"lake {lake.root} holds no events yet: nothing to look at")
+        raise ConfigError(f"lake {lake.location} holds no events yet: nothing to look at")
     return window[1]
 
 
