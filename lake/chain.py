@@ -407,7 +407,7 @@ def build_link(
              "late": late, "links": head}  # fmt: skip
     for part, table in parts.items():
         # the carry is rewritten every hour: zstd 3 (0.1 s for 237 k tasks, +6 % bytes) rather
-        # than the task snapshots' level 16 (1.5 s)
+        # than zstd 16 (1.5 s)
         options = (
             {**snapshot_writer_options(table.schema), "compression_level": CARRY_ZSTD_LEVEL}
             if part == "carry"
