@@ -19,6 +19,7 @@ under them, and there are no temporary files to sweep.
 from __future__ import annotations
 
 import posixpath
+import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -36,11 +37,16 @@ if TYPE_CHECKING:
 PARQUET_MAGIC = b"PAR1"
 #: Objects deleted per request (S3 DeleteObjects takes up to 1000 keys).
 DELETE_BATCH = 1000
+#: Keys asked for per listing request (S3 ListObjectsV2 returns up to 1000).
+LIST_PAGE = 1000
 #: A request is retried this often (with backoff) before the error reaches the caller; the
 #: ingester keeps events in its WAL and commits them again later.
 MAX_RETRIES = 3
 RETRY_TIMEOUT = timedelta(seconds=15)
 _RETRIES: RetryConfig = {"max_retries": MAX_RETRIES, "retry_timeout": RETRY_TIMEOUT}
+#: What obstore's messages quote (URLs, "for path KEY:", "at location KEY"): left out when
+#: telling one failure from another.
+_QUOTED = re.compile(r"\w+://\S*|(?:for path|at location) \S*")
 
 
 class S3Store:
@@ -93,22 +99,34 @@ class S3Store:
         return self.uri(relpath)
 
     def _error(self, action: str, relpath: str, error: Exception) -> StorageError:
-        """``error`` of obstore as a StorageError that says what to do next."""
+        """``error`` of obstore as a StorageError that says what to do next.
+
+        Classified on obstore's wording with the URLs and paths it quotes left out: a key, a
+        bucket name, a port or an elapsed time holding "403" or "connect" says nothing about
+        what went wrong."""
         where = self.describe(relpath)
-        text = str(error).splitlines()[0] if str(error) else type(error).__name__
+        full = str(error)
+        text = full.splitlines()[0] if full else type(error).__name__
+        wording = _QUOTED.sub("", text)
         endpoint = self.options.endpoint or "AWS S3"
-        if isinstance(error, PermissionDeniedError) or "403" in text:
+        if isinstance(error, PermissionDeniedError) or "status code: 403" in wording:
             return StorageError(
                 f"cannot {action} {where}: the object store refused the credentials "
                 f"({self.options.credentials_source}); check AWS_ACCESS_KEY_ID/"
                 "AWS_SECRET_ACCESS_KEY or AWS_PROFILE and the bucket's policy"
             )
-        if "NoSuchBucket" in text or ("bucket" in text.lower() and "not" in text.lower()):
+        # The error body (after the first line) holds S3's error code; a listing answered 404
+        # (no body: some stores) can only mean the bucket is missing.
+        if (
+            text.startswith("NoSuchBucket")
+            or "<Code>NoSuchBucket</Code>" in full
+            or ("list request" in wording and "status code: 404" in wording)
+        ):
             return StorageError(
                 f"cannot {action} {where}: bucket {self.bucket!r} does not exist at {endpoint}; "
                 "create it, or fix --lake / TASQLAKE_LAKE"
             )
-        if "error sending request" in text or "connect" in text.lower():
+        if "error sending request" in wording or "connect" in wording.lower():
             return StorageError(
                 f"cannot {action} {where}: the object store at {endpoint} does not answer "
                 f"({text}); check that it runs and --s3-endpoint / TASQLAKE_S3_ENDPOINT"
@@ -162,32 +180,56 @@ class S3Store:
 
     # --- listing ---------------------------------------------------------------------------
     def list_files(self, directory: str, suffix: str) -> list[str]:
-        key = self.key(directory)
         found = []
-        try:
-            for chunk in obstore.list(self._store, prefix=f"{key}/" if key else None):
-                for meta in chunk:
-                    path = meta["path"]
-                    name = posixpath.basename(path)
-                    hidden = any(part.startswith(".") for part in path.split("/"))
-                    if name.endswith(suffix) and not hidden:
-                        found.append(path)
-        except FileNotFoundError:
-            return []
-        except BaseError as error:
-            raise self._error("list", directory, error) from None
+        for path in self._keys(directory):
+            hidden = any(part.startswith(".") for part in path.split("/"))
+            if path.endswith(suffix) and not hidden:
+                found.append(path)
         return sorted(found)
 
-    def list_dirs(self, directory: str) -> list[str]:
+    def _keys(self, directory: str) -> list[str]:
+        """Every key under ``directory``, hidden ones included."""
         key = self.key(directory)
+        keys: list[str] = []
         try:
-            listing = obstore.list_with_delimiter(self._store, prefix=f"{key}/" if key else None)
+            for chunk in obstore.list(self._store, prefix=f"{key}/" if key else None):
+                keys.extend(meta["path"] for meta in chunk)
         except FileNotFoundError:
             return []
         except BaseError as error:
             raise self._error("list", directory, error) from None
-        names = (posixpath.basename(p.rstrip("/")) for p in listing["common_prefixes"])
-        return sorted(n for n in names if n and not n.startswith("."))
+        return keys
+
+    def list_dirs(self, directory: str) -> list[str]:
+        """Names of the sub-directories of ``directory`` that hold an object, read from the
+        keys themselves: some stores (SeaweedFS) go on reporting an emptied directory as a
+        common prefix, for minutes or for good, which would bring pruned partitions back.
+        One request per page of keys: the listing skips past each directory it finds."""
+        key = self.key(directory)
+        base = f"{key}/" if key else ""
+        names: list[str] = []
+        offset: str | None = None
+        while True:
+            try:
+                stream = obstore.list(
+                    self._store, prefix=key or None, offset=offset, chunk_size=LIST_PAGE
+                )
+                page = next(iter(stream), [])
+            except FileNotFoundError:
+                break
+            except BaseError as error:
+                raise self._error("list", directory, error) from None
+            for meta in page:
+                name = _directory_of(meta["path"], base)
+                if name is not None and (not names or names[-1] != name):
+                    names.append(name)
+            if len(page) < LIST_PAGE:
+                break
+            last = page[-1]["path"]
+            name = _directory_of(last, base)
+            # every key below base/NAME/ sorts before base/NAME0 ('/' comes just before '0')
+            offset = last if name is None else f"{base}{name}0"
+        return sorted({n for n in names if n and not n.startswith(".")})
 
     def size(self, relpath: str) -> int:
         try:
@@ -255,7 +297,9 @@ class S3Store:
             raise self._error("delete", relpath, error) from None
 
     def delete_tree(self, relpath: str) -> None:
-        keys = self.list_files(relpath, "")
+        """Delete every object under ``relpath``, hidden ones too (as on disk): a "directory"
+        holding a hidden object would still be listed, and pruned again at every run."""
+        keys = self._keys(relpath)
         for start in range(0, len(keys), DELETE_BATCH):
             try:
                 obstore.delete(self._store, keys[start : start + DELETE_BATCH])
@@ -279,6 +323,15 @@ class S3Store:
                 retry_config=_RETRIES,
             )
         )
+
+
+def _directory_of(path: str, base: str) -> str | None:
+    """The name of the directory right below ``base`` that holds key ``path``, None when the
+    key is not below one."""
+    if not path.startswith(base):
+        return None
+    name, slash, _ = path.removeprefix(base).partition("/")
+    return name if slash and name else None
 
 
 def listing_filesystem() -> type[Any]:
