@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def effective(settings: Settings) -> pa.Table:
     names, values, sources = [], [], []
     for field in dataclasses.fields(settings):
-        if field.name == "sources":
+        if field.name == "sources" or not field.repr:  # aws_environment: never shown
             continue
         value = getattr(settings, field.name)
         if field.name == "redis_url":

@@ -57,6 +57,18 @@ def test_config_masks_secrets(run_cli: RunCli) -> None:
     )
 
 
+def test_config_never_shows_aws_credentials(run_cli: RunCli) -> None:
+    canary = "canary-Aws-Secret-51c7"
+    result = run_cli(
+        ["config", "--lake", "s3://bucket/lake", "--s3-endpoint", "http://127.0.0.1:9000"],
+        env=clean_env(AWS_ACCESS_KEY_ID="AKIAEXAMPLE", AWS_SECRET_ACCESS_KEY=canary),
+    )
+    assert result.returncode == 0, result.stderr
+    assert canary not in result.stdout + result.stderr
+    assert "AKIAEXAMPLE" not in result.stdout
+    assert "s3://bucket/lake" in result.stdout and "http://127.0.0.1:9000" in result.stdout
+
+
 def test_views_lists_the_catalogue_and_one_view(run_cli: RunCli) -> None:
     listing = run_cli(["views", "--format", "csv"])
     assert listing.returncode == 0, listing.stderr
