@@ -20,12 +20,12 @@
 -- hour instead of every event), the state entering since's bucket is the sum of the stored
 -- minutes before it, and only the rows after the head are ordered, continuing from the tasks it
 -- carries: a recent window costs its own stored minutes plus the tail, not a pass over the
--- history. Otherwise (no link yet, a width that is not whole minutes, since after the head) the
--- state entering since's bucket comes from the tasks not settled at the link before it
--- (live_task_partials_before: the link's carry and the rows from its hour to the bucket; settled
--- tasks are terminal for good, pending and running in no bucket), one row per task ahead of the
--- bucket's events, and only the events from that bucket on are ordered. (A task whose events name
--- different queues enters such a window counted in its least queue.)
+-- history. Otherwise the state entering since's bucket comes from the tasks not settled at a
+-- link (settled tasks are terminal for good, pending and running in no bucket) plus the rows
+-- from it to the bucket: for whole minutes the head at T (since is in its tail, or there is no
+-- link yet), for other widths the link before the bucket (live_task_partials_before); one row
+-- per task ahead of the bucket's events, and only the events from that bucket on are ordered.
+-- (A task whose events name different queues enters such a window counted in its least queue.)
 -- Counts within a bucket are events stamped in it (an event stored twice counts once; events of
 -- one kind for one task stamped in the same microsecond count once).
 -- Grain: one row per queue and bucket.
@@ -50,8 +50,40 @@ WITH head AS MATERIALIZED (  -- the chain's head, when its stored minutes make t
           % 60000000 = 0
       AND (since IS NULL OR time_bucket(width, CAST(since AS TIMESTAMPTZ)) < hour_end)
 ),
-baseline AS (  -- no stored minutes: the tasks' states entering since's bucket
+now_head AS MATERIALIZED (  -- the chain's head at T, for a width of whole minutes
+    SELECT "date", tail_from_hour, hour_end
+    FROM chain_head
+    WHERE (epoch_us(TIMESTAMP '2000-01-03' + width) - epoch_us(TIMESTAMP '2000-01-03'))
+          % 60000000 = 0
+),
+rows_to_since AS (  -- the rows from that head's hour_end to since's bucket (none when the
+    -- bucket precedes it: then the stored minutes hold the state entering it)
+    SELECT *
+    FROM event_log
+    WHERE (epoch_us(TIMESTAMP '2000-01-03' + width) - epoch_us(TIMESTAMP '2000-01-03'))
+          % 60000000 = 0
+      AND "timestamp" < time_bucket(width, CAST(since AS TIMESTAMPTZ))
+      AND (partition_closed_at("date", "hour", time_bucket(width, CAST(since AS TIMESTAMPTZ)))
+           OR partition_holds("date", "hour", time_bucket(width, CAST(since AS TIMESTAMPTZ))))
+      AND "date" >= coalesce((SELECT "date" FROM now_head), CAST('-infinity' AS DATE))
+      AND "hour" >= coalesce((SELECT tail_from_hour FROM now_head), 0)
+      AND "timestamp" >= coalesce(
+          (SELECT hour_end FROM now_head), CAST('-infinity' AS TIMESTAMPTZ))
+),
+baseline AS (  -- without stored minutes before it, the tasks' states entering since's bucket:
+    -- for a width of whole minutes the carry of the head at T and the rows from it to the
+    -- bucket (the bucket is in the tail, or there is no chain); for other widths the carry of
+    -- the link before the bucket and the rows from it (live_task_partials_before)
+    SELECT * FROM chain_carry
+    WHERE (epoch_us(TIMESTAMP '2000-01-03' + width) - epoch_us(TIMESTAMP '2000-01-03'))
+          % 60000000 = 0
+      AND NOT EXISTS (SELECT 1 FROM head)
+    UNION ALL BY NAME
+    SELECT * FROM task_partials_of('rows_to_since')
+    UNION ALL BY NAME
     SELECT * FROM live_task_partials_before(time_bucket(width, CAST(since AS TIMESTAMPTZ)))
+    WHERE (epoch_us(TIMESTAMP '2000-01-03' + width) - epoch_us(TIMESTAMP '2000-01-03'))
+          % 60000000 <> 0
 ),
 entering_rows AS (  -- the states the rows after the split continue from
     SELECT * FROM chain_carry WHERE EXISTS (SELECT 1 FROM head)
