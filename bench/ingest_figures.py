@@ -119,8 +119,18 @@ class Ingester:
 
 
 @contextlib.contextmanager
-def ingester(url: str, workdir: Path, *, flush_interval: float = 1.0) -> Iterator[Ingester]:
+def ingester(
+    url: str,
+    workdir: Path,
+    *,
+    flush_interval: float = 1.0,
+    lake_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[Ingester]:
+    """A ``tasqlake ingest`` process on ``workdir/lake`` (or on ``lake_args``, e.g. an S3 lake,
+    with ``env`` added to its environment)."""
     lake = Lake(workdir / "lake")
+    workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / "ingest.log"
     with open(log, "wb") as sink:
         process = subprocess.Popen(
@@ -131,8 +141,7 @@ def ingester(url: str, workdir: Path, *, flush_interval: float = 1.0) -> Iterato
                 url,
                 "--channel",
                 CHANNEL,
-                "--lake",
-                str(lake.root),
+                *(lake_args or ["--lake", str(lake.root)]),
                 "--status-interval",
                 "0.1",
                 "--flush-interval",
@@ -141,6 +150,7 @@ def ingester(url: str, workdir: Path, *, flush_interval: float = 1.0) -> Iterato
             stderr=sink,
             stdout=sink,
             start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
     running = Ingester(process, log, lake)
     try:

@@ -19,7 +19,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench import ingest_figures, query_figures
+from bench import ingest_figures, query_figures, s3_figures
 from bench.datagen import fill_lake
 from bench.figures import Figure, render
 from tasqlake.lake.chain import chain_size
@@ -155,7 +155,7 @@ def storage_figure(size_label: str, info: dict[str, float]) -> Figure:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (minutes, not hours)")
-    parser.add_argument("--only", choices=("ingest", "queries", "all"), default="all")
+    parser.add_argument("--only", choices=("ingest", "queries", "s3", "all"), default="all")
     parser.add_argument("--sizes", help="query lake sizes, e.g. 10M,50M (default: per mode)")
     parser.add_argument("--snapshot-sizes", help="small,big for the 'now' ratio (default 5M,50M)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
@@ -197,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
         rebuild = rebuild_figure(big_lake, label(big), big_info)
         if rebuild is not None:
             show([rebuild])
+    if args.only in ("s3", "all"):
+        show([s3_figures.drain_figure(100_000 if quick else 1_000_000)])
+        s3_size = min(sizes) if quick else parse_size("10M")
+        show(
+            [s3_figures.now_figure(prepare_lake(args.data_dir, s3_size)[0], label(s3_size), repeat)]
+        )
     print()
     print(render(figures))
     missed = [f.name for f in figures if f.ok is False]

@@ -48,7 +48,7 @@ import pyarrow as pa
 from tasqlake.lake import layout
 from tasqlake.lake.compaction_format import snapshot_writer_options
 from tasqlake.lake.retention import partition_end
-from tasqlake.lake.storage import Lake
+from tasqlake.lake.storage import Lake, error_reason
 from tasqlake.schemas import constants
 from tasqlake.schemas.errors import StorageError
 from tasqlake.schemas.stored import EVENT_SCHEMA
@@ -386,7 +386,7 @@ def build_link(
     except duckdb.Error as error:
         raise StorageError(
             f"cannot build the snapshot chain link of {lake.describe(_partition(date, hour))}: "
-            f"{str(error).splitlines()[0]}; the chain ends before it until the cause is fixed "
+            f"{error_reason(error)}; the chain ends before it until the cause is fixed "
             "and 'tasqlake compact' runs again"
         ) from None
     head = pa.table(

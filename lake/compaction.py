@@ -31,9 +31,11 @@ Guarantees, for readers that remove duplicates by ``event_id`` (the ``events`` v
 
 * never double counting: between steps 2 and 4 an event is in an output and in an input, and
   both copies have the same event_id;
-* never failing: no file a reader may have listed disappears until the grace period is over; a
-  query that runs longer than the grace period may see "file not found" (set ``--grace`` above
-  your longest query);
+* no reader fails for a compaction it overlapped: no superseded file disappears until the grace
+  period is over (set ``--grace`` above your longest query). Superseded files stay visible to
+  the views for all that time (they do not read the manifests), so a query that lists them just
+  before the run that deletes them does fail with "file not found" (a known hole,
+  tests/lake/test_s3_concurrency.py);
 * nothing lost, whatever the crash point: an input is deleted only after a committed manifest
   names outputs holding all its events, and outputs are only ever deleted the same way. A crash
   after 2 and before 3 leaves the outputs live next to the inputs; the next run merges them all
@@ -80,7 +82,7 @@ from tasqlake.lake.compaction_manifest import (
 )
 from tasqlake.lake.layout import snapshot_of, snapshot_path, snapshotted_name
 from tasqlake.lake.retention import partition_end
-from tasqlake.lake.storage import EncodedParquet, Lake, encode_parquet
+from tasqlake.lake.storage import EncodedParquet, Lake, encode_parquet, error_reason
 from tasqlake.schemas import constants
 from tasqlake.schemas.errors import StorageError
 from tasqlake.schemas.redaction import METADATA_KEY
@@ -92,7 +94,7 @@ DEFAULT_GRACE = timedelta(minutes=10)
 DEFAULT_MEMORY_LIMIT = "1GB"
 DEFAULT_ALLOWED_LATENESS = timedelta(seconds=constants.DEFAULT_ALLOWED_LATENESS_S)
 #: Compacted files: ``snapshotted-`` (with a task snapshot) or, before snapshots, ``compacted-``.
-_COMPACTED = re.compile(r"^(?:snapshotted|compacted)-(\d{6})-[0-9a-f]{8}(?:-\d{3})?\.parquet$")
+_COMPACTED = re.compile(r"^(?:snapshotted|compacted)-(\d{6})-([0-9a-f]{8})(?:-\d{3})?\.parquet$")
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,15 @@ def generation_of(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def compaction_of(name: str) -> tuple[int, str] | None:
+    """The compaction (generation, token) that wrote a compacted file, None for any other file.
+
+    Two runs racing over one partition write outputs of the same generation under different
+    tokens: only the token tells their outputs apart."""
+    match = _COMPACTED.match(name.rsplit("/", 1)[-1])
+    return (int(match.group(1)), match.group(2)) if match else None
+
+
 def live_files(lake: Lake, directory: str = layout.EVENTS_DIR) -> list[str]:
     """Parquet files under ``directory`` that no compaction manifest lists as superseded."""
     dead = superseded_paths(load_manifests_only(lake))
@@ -149,12 +160,12 @@ def plan(
             continue
         partition = f"{layout.EVENTS_DIR}/date={date}/hour={hour:02d}"
         live = tuple(f for f in lake.list_files(partition) if f not in dead)
-        generations = {generation_of(f) for f in live}
+        compactions = {compaction_of(f) for f in live}
         if not live or (
-            len(generations) == 1 and None not in generations and _snapshotted(lake, live)
+            len(compactions) == 1 and None not in compactions and _snapshotted(lake, live)
         ):
             continue  # empty, or already one compaction's output, with its task snapshot
-        known = [g for g in generations if g is not None]
+        known = [c[0] for c in compactions if c is not None]
         plans.append(PartitionPlan(partition, live, max(known, default=0) + 1))
     return plans
 
@@ -222,9 +233,11 @@ def purge_superseded(
             report.pending_files += len(manifest.superseded)
             continue
         for item in manifest.superseded:
-            if not lake.exists(item.path):
-                continue
-            if lake.size(item.path) != item.size:
+            try:
+                size = lake.size(item.path)
+            except FileNotFoundError:
+                continue  # deleted already (by a run purging the same manifest at once)
+            if size != item.size:
                 # Re-committed under the same name since (a WAL replay): a live file now.
                 continue
             lake.delete(item.path)
@@ -252,7 +265,16 @@ def merge_partition(
     lake: Lake, con: duckdb.DuckDBPyConnection, item: PartitionPlan
 ) -> MergedPartition:
     """Merge one partition's live files and compute its task snapshot (nothing is written)."""
-    sizes = tuple(Superseded(path, lake.size(path)) for path in item.live)
+    sizes: list[Superseded] = []
+    for path in item.live:
+        try:
+            sizes.append(Superseded(path, lake.size(path)))
+        except FileNotFoundError:
+            raise StorageError(
+                f"cannot compact {lake.describe(item.partition)}: {lake.describe(path)} was "
+                "deleted while this run read it (by another compaction run at the same time); "
+                "the partition is unchanged, rerun 'tasqlake compact'"
+            ) from None
     rows_in, metadata = _inspect(lake, item.live)
     schema = EVENT_SCHEMA.with_metadata({**(EVENT_SCHEMA.metadata or {}), **metadata})
     uris = _uris(lake, item.live)
@@ -265,10 +287,10 @@ def merge_partition(
         ]
     except duckdb.Error as error:
         raise StorageError(
-            f"cannot compact {lake.describe(item.partition)}: {str(error).splitlines()[0]}; "
+            f"cannot compact {lake.describe(item.partition)}: {error_reason(error)}; "
             "the partition is unchanged, fix the cause and rerun 'tasqlake compact'"
         ) from None
-    return MergedPartition(snapshot, outputs, sizes, rows_in, uuid.uuid4().hex[:8])
+    return MergedPartition(snapshot, outputs, tuple(sizes), rows_in, uuid.uuid4().hex[:8])
 
 
 def commit_partition(

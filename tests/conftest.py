@@ -1,6 +1,6 @@
 """Fixtures shared by every test folder.
 
-``s3_server``: one real S3-compatible server (SeaweedFS, tests/s3server.py) for the whole
+``s3_server``: one real S3-compatible server (SeaweedFS, tasqlake/local_s3.py) for the whole
 session, started on first use only; ``s3_bucket``: a fresh bucket on it for one test.
 """
 
@@ -11,15 +11,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.s3server import SeaweedS3
+from tasqlake.local_s3 import SeaweedS3
 
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     """The session's S3 server, running. A test may stop and start it (same endpoint, same
     data); it must leave it running, which ``s3_bucket`` sees to after each test."""
-    with SeaweedS3(tmp_path_factory.mktemp("seaweedfs")) as server:
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs")).start()
+    try:
         yield server
+    finally:
+        server.stop(grace=3.0)  # then SIGKILL: its data goes with the session's directory
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import query_figures
+from bench import query_figures, s3_figures
 from bench import run as bench_run
 from bench.datagen import fill_lake
 from bench.figures import Figure, median_seconds, render
@@ -87,3 +87,16 @@ def test_ingest_figures_on_tiny_sizes() -> None:
     assert lost.value == 0 and dropped.value == 0 and omem.value >= 0
     fresh = freshness_figure(1.0, rate=200)
     assert "0 never seen" in fresh.note and 0 < fresh.value < 10
+
+
+def test_s3_figures_on_tiny_sizes(tmp_path: Path) -> None:
+    """The S3 figures' code paths: a drain into an S3 lake next to a local one, and "now" on a
+    lake uploaded to S3 next to the same lake on disk (no timing is asserted)."""
+    if find_redis_server() is None:
+        no_redis("needs redis-server")
+    drain = s3_figures.drain_figure(2_000)
+    assert drain.value > 0 and drain.baseline and drain.baseline > 0
+    fill_lake(Lake(tmp_path / "lake-20k").ensure(), 20_000, rate=4.0)
+    lake, _ = prepare_lake(tmp_path, 20_000)
+    now = s3_figures.now_figure(lake, "20k", repeat=1)
+    assert now.value > 0 and now.baseline and now.baseline > 0 and "uploaded" in (now.note or "")

@@ -1,5 +1,5 @@
 """Ingesting into a lake on S3-compatible object storage: real Redis, a real S3 server
-(SeaweedFS, tests/s3server.py), real ``tasqlake`` processes.
+(SeaweedFS, tasqlake/local_s3.py), real ``tasqlake`` processes.
 
 The ingester gets the lake as ``s3://BUCKET/lake`` with ``--s3-endpoint`` and its credentials
 only in its environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); its WAL is local, under
@@ -32,9 +32,9 @@ from tasqlake import queries
 from tasqlake.ingest.wal.state import WalState
 from tasqlake.lake.s3_options import S3Options
 from tasqlake.lake.storage import Lake
+from tasqlake.local_s3 import SeaweedS3
 from tasqlake.simulator import SimulationSpec, iter_events
 from tests.ingest.helpers import REDIS_URL, TASQLAKE, Ingester, publish, wait_until
-from tests.s3server import SeaweedS3
 
 
 class S3Ingester(Ingester):

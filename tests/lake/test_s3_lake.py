@@ -1,6 +1,6 @@
 """The lake on S3 behaves as the lake on disk: one contract, two backends.
 
-Everything runs for real: SeaweedFS (tests/s3server.py, session fixture ``s3_server``, a fresh
+Everything runs for real: SeaweedFS (tasqlake/local_s3.py, session fixture ``s3_server``, a fresh
 bucket per test), real Parquet, real DuckDB reading ``s3://`` URIs through the lake's store. The
 storage contract runs on both backends (``any_lake``); then, on S3 only, the failures a user
 meets (wrong secret, missing bucket, store down) must say what to do and never show the secret;
@@ -27,6 +27,7 @@ from tasqlake.lake import layout, s3_store
 from tasqlake.lake.retention import prune
 from tasqlake.lake.s3_options import S3Options
 from tasqlake.lake.storage import Lake, encode_parquet
+from tasqlake.local_s3 import SeaweedS3
 from tasqlake.schemas.errors import CommitConflictError, ConfigError, StorageError
 from tasqlake.schemas.settings import Settings
 from tests.queries.test_chain import head_end, instants_of
@@ -39,7 +40,6 @@ from tests.queries.test_task_snapshots import (
     snapshot_of_views,
     stored_history,
 )
-from tests.s3server import SeaweedS3
 
 HOUR17 = "events/date=2026-11-29/hour=17"
 

