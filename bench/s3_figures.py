@@ -22,22 +22,11 @@ from bench.figures import Figure
 from bench.ingest_figures import UNLIMITED, ingester, publish, realistic_payloads
 from bench.query_figures import last_event_time, median_seconds
 from tasqlake import queries
-from tasqlake.lake.s3_options import S3Options
 from tasqlake.lake.storage import Lake
 from tasqlake.local_redis import private_redis
 from tasqlake.local_s3 import SeaweedS3
 
 BUCKET = "bench"
-
-
-def _options(server: SeaweedS3) -> S3Options:
-    return S3Options(
-        endpoint=server.endpoint,
-        region=server.region,
-        access_key_id=server.access_key,
-        secret_access_key=server.secret_key,
-        credentials_source="bench",
-    )
 
 
 def _drain(
@@ -121,7 +110,7 @@ def now_figure(lake: Lake, label: str, repeat: int) -> Figure:
         SeaweedS3(Path(tmp)) as server,
     ):
         server.create_bucket(BUCKET)
-        remote = Lake(f"s3://{BUCKET}/{label.lower()}", s3=_options(server))
+        remote = server.lake(BUCKET, label.lower())
         started = time.perf_counter()
         copied = upload(lake, remote)
         took = time.perf_counter() - started

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -344,7 +345,38 @@ def listing_filesystem() -> type[Any]:
     sizes and times that listing returned answer DuckDB's questions about those files. A
     lake's files never change under their names (a commit writes a new name), so an answer
     stays true; a glob always lists afresh, so new files are seen by the next query."""
-    from obstore.fsspec import FsspecStore
+    from obstore.fsspec import BufferedFile, FsspecStore
+
+    class PositionalFile(BufferedFile):
+        """obstore's file, read by position: DuckDB reads a Python file with ``seek`` then
+        ``read`` from several threads at once, and obstore's reader keeps one position (a
+        thread's read landed where another had sought: "Failed to read … bytes"), and may
+        return fewer bytes than asked before the end. Here each thread has its own position
+        and a read is one ranged GET of exactly the bytes asked (fewer only at the end)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._position = threading.local()
+            bucket, key = self.fs._split_path(self.path)
+            self._object = (self.fs._construct_store(bucket), key)
+
+        def tell(self) -> int:
+            return int(getattr(self._position, "at", 0))
+
+        def seek(self, loc: int, whence: int = 0) -> int:
+            base = {0: 0, 1: self.tell(), 2: self.size}[whence]
+            self._position.at = max(0, base + loc)
+            return int(self._position.at)
+
+        def read(self, length: int = -1) -> bytes:
+            start = self.tell()
+            end = self.size if length < 0 else min(self.size, start + length)
+            if end <= start:
+                return b""
+            store, key = self._object
+            data = bytes(obstore.get_range(store, key, start=start, end=end))
+            self._position.at = start + len(data)
+            return data
 
     class ListingS3FileSystem(FsspecStore):
         protocol = "s3"  # so that globs of s3://bucket/… URIs strip the scheme
@@ -401,6 +433,11 @@ def listing_filesystem() -> type[Any]:
             bucket, key = self._split_path(path)
             listed = self._listed.get(f"{bucket}/{key}")
             return listed if listed is not None else await super()._info(path, **kwargs)
+
+        def _open(self, path: str, mode: str = "rb", *args: Any, **kwargs: Any) -> Any:
+            if mode != "rb":
+                return super()._open(path, mode, *args, **kwargs)
+            return PositionalFile(self, path, "rb", **kwargs)
 
         def modified(self, path: str) -> Any:
             bucket, key = self._split_path(path)

@@ -35,6 +35,9 @@ from typing import TYPE_CHECKING, Self
 
 from obstore.store import S3Store
 
+from tasqlake.lake.s3_options import S3Options
+from tasqlake.lake.storage import Lake
+
 if TYPE_CHECKING:
     from obstore.store import RetryConfig  # a TypedDict of the stubs only
 
@@ -201,6 +204,18 @@ class SeaweedS3:
         status, body = self.request("PUT", f"/{name}")
         if status != 200:
             raise RuntimeError(f"CreateBucket {name}: HTTP {status} {body[:300]!r}")
+
+    def lake(self, bucket: str, prefix: str = "lake", *, secret: str | None = None) -> Lake:
+        """A tasqlake lake at ``s3://bucket/prefix`` on this server, with its key (or another
+        ``secret``, to be refused)."""
+        options = S3Options(
+            endpoint=self.endpoint,
+            region=self.region,
+            access_key_id=self.access_key,
+            secret_access_key=self.secret_key if secret is None else secret,
+            credentials_source="local SeaweedFS key",
+        )
+        return Lake(f"s3://{bucket}/{prefix}", s3=options)
 
     def store(self, bucket: str | None = None, retry_config: RetryConfig | None = None) -> S3Store:
         """An obstore store on ``bucket`` (default: :attr:`bucket`) with this server's key.

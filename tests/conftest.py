@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tasqlake.lake.storage import Lake
 from tasqlake.local_s3 import SeaweedS3
 
 
@@ -34,3 +35,9 @@ def s3_bucket(s3_server: SeaweedS3) -> Iterator[str]:
     yield name
     if not s3_server.running:  # a test stopped the server and failed before restarting it
         s3_server.start()
+
+
+@pytest.fixture
+def s3_lake(s3_server: SeaweedS3, s3_bucket: str) -> Lake:
+    """An empty lake at ``s3://<s3_bucket>/lake`` on ``s3_server``, ready for writing."""
+    return s3_server.lake(s3_bucket).ensure()

@@ -30,7 +30,6 @@ import redis
 
 from tasqlake import queries
 from tasqlake.ingest.wal.state import WalState
-from tasqlake.lake.s3_options import S3Options
 from tasqlake.lake.storage import Lake
 from tasqlake.local_s3 import SeaweedS3
 from tasqlake.simulator import SimulationSpec, iter_events
@@ -89,15 +88,9 @@ def clean_env(server: SeaweedS3, **extra: str) -> dict[str, str]:
     }
 
 
-def s3_lake(server: SeaweedS3, bucket: str) -> Lake:
+def lake_on(server: SeaweedS3, bucket: str) -> Lake:
     """The test's own view of the lake the ingesters write (``s3://bucket/lake``)."""
-    options = S3Options(
-        endpoint=server.endpoint,
-        region=server.region,
-        access_key_id=server.access_key,
-        secret_access_key=server.secret_key,
-    )
-    return Lake(f"s3://{bucket}/lake", s3=options)
+    return server.lake(bucket)
 
 
 def past_payloads(seed: int, seconds: float, rate: float = 400) -> list[bytes]:
@@ -227,7 +220,7 @@ def test_end_to_end_to_an_s3_lake_with_a_local_wal_then_stats_and_sql_read_it(
     assert wal.is_relative_to(state) and wal.name.startswith("e2e-"), wal
 
     publish(redis_client, channel, payloads)
-    lake = s3_lake(s3_server, s3_bucket)
+    lake = lake_on(s3_server, s3_bucket)
     poll_until(lambda: stored_rows(lake) >= len(payloads), 60, "every event in the S3 lake")
     assert ingester.stop() == 0
     assert raw_counts(lake) == [(len(payloads), len(payloads))]
@@ -336,7 +329,7 @@ def test_sigkills_while_uploading_lose_and_duplicate_nothing_and_leave_no_partia
     assert current.stop() == 0
     assert s3_server.secret_key not in "".join(i.log() for i in ingesters)
 
-    lake = s3_lake(s3_server, s3_bucket)
+    lake = lake_on(s3_server, s3_bucket)
     assert raw_counts(lake) == [(len(payloads), len(payloads))]  # each once, none lost
     assert unreadable_parquet(s3_server, s3_bucket) == []
     assert not list(wal.directory.glob("*.wal"))
@@ -363,7 +356,7 @@ def test_an_object_store_that_goes_away_is_retried_while_the_wal_keeps_everythin
     ).start()
     ingesters.append(ingester)
     wal = wal_dir_of(state)
-    lake = s3_lake(s3_server, s3_bucket)
+    lake = lake_on(s3_server, s3_bucket)
     publish(redis_client, channel, first)
     poll_until(lambda: stored_rows(lake) == len(first), 30, "the first events committed")
 
@@ -430,7 +423,7 @@ def test_two_ingesters_on_one_bucket_store_everything_and_readers_see_each_event
         assert ingester.stop() == 0
         assert s3_server.secret_key not in ingester.log()
 
-    lake = s3_lake(s3_server, s3_bucket)
+    lake = lake_on(s3_server, s3_bucket)
     n = len(payloads)
     assert raw_counts(lake, by="ingester_id") == [("s3-a", n, n), ("s3-b", n, n)]
     with queries.connect(lake) as con:

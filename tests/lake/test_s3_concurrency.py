@@ -46,9 +46,7 @@ from tasqlake import queries
 from tasqlake.lake import layout, s3_store
 from tasqlake.lake.compaction import CompactionReport, compact, compaction_of
 from tasqlake.lake.compaction_manifest import load_manifests
-from tasqlake.lake.s3_options import S3Options
 from tasqlake.lake.storage import Lake
-from tasqlake.local_s3 import SeaweedS3
 from tasqlake.schemas.errors import StorageError
 from tests.queries.helpers import write_events
 from tests.queries.test_task_snapshots import B, _normal, fill, snapshot_of_views, stored_history
@@ -71,18 +69,6 @@ PROBES = {
     "queue_stats": "SELECT * FROM queue_stats",
     "global_stats": "SELECT * FROM global_stats",
 }
-
-
-@pytest.fixture
-def s3_lake(s3_server: SeaweedS3, s3_bucket: str) -> Lake:
-    options = S3Options(
-        endpoint=s3_server.endpoint,
-        region=s3_server.region,
-        access_key_id=s3_server.access_key,
-        secret_access_key=s3_server.secret_key,
-        credentials_source="test",
-    )
-    return Lake(f"s3://{s3_bucket}/lake", s3=options).ensure()
 
 
 def probe(con: duckdb.DuckDBPyConnection, fence: Fence | None = None) -> dict[str, Any]:

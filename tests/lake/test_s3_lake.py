@@ -44,16 +44,9 @@ from tests.queries.test_task_snapshots import (
 HOUR17 = "events/date=2026-11-29/hour=17"
 
 
-def s3_lake(server: SeaweedS3, bucket: str, *, secret: str | None = None) -> Lake:
+def lake_on(server: SeaweedS3, bucket: str, *, secret: str | None = None) -> Lake:
     """A lake at ``s3://bucket/lake`` on ``server`` (with its key, or another ``secret``)."""
-    options = S3Options(
-        endpoint=server.endpoint,
-        region=server.region,
-        access_key_id=server.access_key,
-        secret_access_key=server.secret_key if secret is None else secret,
-        credentials_source="test",
-    )
-    return Lake(f"s3://{bucket}/lake", s3=options)
+    return server.lake(bucket, secret=secret)
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -64,7 +57,7 @@ def any_lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
         return Lake(tmp_path / "lake").ensure()
     server: SeaweedS3 = request.getfixturevalue("s3_server")
     bucket: str = request.getfixturevalue("s3_bucket")
-    return s3_lake(server, bucket).ensure()
+    return lake_on(server, bucket).ensure()
 
 
 def commit_all(lake: Lake, paths: list[str]) -> None:
@@ -166,7 +159,7 @@ def test_s3_directories_come_from_the_keys_page_by_page(
     directory found; one emptied by deletes is gone at once (SeaweedFS goes on reporting it
     as a common prefix for minutes, which brought pruned partitions back)."""
     monkeypatch.setattr(s3_store, "LIST_PAGE", page)
-    lake = s3_lake(s3_server, s3_bucket)
+    lake = lake_on(s3_server, s3_bucket)
     eighteen = "events/date=2026-11-29/hour=18/c.parquet"
     commit_all(lake, [*LISTED, *NOT_LISTED, *ELSEWHERE, f"{HOUR17}/c.parquet"])
     assert lake.list_dirs("") == ["events", "eventsx", "gaps"]
@@ -261,9 +254,9 @@ def test_exclusive_commits_have_one_winner(any_lake: Lake) -> None:
 
 
 def test_a_wrong_secret_is_refused_without_showing_it(s3_server: SeaweedS3, s3_bucket: str) -> None:
-    s3_lake(s3_server, s3_bucket).commit_bytes("kept.json", b"kept")
+    lake_on(s3_server, s3_bucket).commit_bytes("kept.json", b"kept")
     canary = f"wrong-secret-{uuid.uuid4().hex}"
-    lake = s3_lake(s3_server, s3_bucket, secret=canary)
+    lake = lake_on(s3_server, s3_bucket, secret=canary)
     assert canary not in repr(lake) and canary not in repr(lake.s3_options)
     actions: list[Callable[[], object]] = [
         lake.ensure,
@@ -277,15 +270,15 @@ def test_a_wrong_secret_is_refused_without_showing_it(s3_server: SeaweedS3, s3_b
     ]
     for action in actions:
         error = error_of(action)
-        assert "the object store refused the credentials (test)" in str(error)
+        assert "the object store refused the credentials (local SeaweedFS key)" in str(error)
         assert "AWS_ACCESS_KEY_ID" in str(error)  # what to check
         assert canary not in shown(error)
-    assert s3_lake(s3_server, s3_bucket).list_files("", "") == ["kept.json"]
+    assert lake_on(s3_server, s3_bucket).list_files("", "") == ["kept.json"]
 
 
 def test_a_missing_bucket_is_named(s3_server: SeaweedS3) -> None:
     bucket = f"missing-{uuid.uuid4().hex}"  # no hint in the name that it is a bucket
-    lake = s3_lake(s3_server, bucket)
+    lake = lake_on(s3_server, bucket)
     actions: list[Callable[[], object]] = [
         lake.ensure,
         lake.require_readable,
@@ -303,7 +296,7 @@ def test_a_missing_bucket_is_named(s3_server: SeaweedS3) -> None:
 
 
 def test_a_store_that_does_not_answer(s3_server: SeaweedS3, s3_bucket: str) -> None:
-    lake = s3_lake(s3_server, s3_bucket)
+    lake = lake_on(s3_server, s3_bucket)
     before = [f"{HOUR17}/ing-0-00000001.parquet", "compaction/superseded/x.json"]
     lake.commit_parquet(before[0], pa.table({"x": [1, 2, 3]}))
     lake.commit_bytes(before[1], b"manifest")
@@ -340,7 +333,7 @@ def test_compacted_s3_lake_answers_as_the_local_one(
 ) -> None:
     events = stored_history(10, 20, 0.05, 0.1)  # three hours
     local = Lake(tmp_path / "lake").ensure()
-    remote = s3_lake(s3_server, s3_bucket).ensure()
+    remote = lake_on(s3_server, s3_bucket).ensure()
     for lake in (local, remote):
         fill(lake, events, 3)
         compact_all(lake)
@@ -395,7 +388,7 @@ def test_retention_removes_old_partitions_objects(
 ) -> None:
     events = stored_history(10, 20, 0.0, 0.0)  # three hours
     local = Lake(tmp_path / "lake").ensure()
-    remote = s3_lake(s3_server, s3_bucket).ensure()
+    remote = lake_on(s3_server, s3_bucket).ensure()
     quarantined = "quarantine/date=2026-11-28/hour=23/ing-0-00000001.parquet"
     for lake in (local, remote):
         fill(lake, events, 2)
@@ -517,7 +510,7 @@ def test_keys_from_a_profile_reach_the_store(
     assert options.credentials_source == f"profile seaweed in {home / '.aws' / 'credentials'}"
     assert options.region == s3_server.region
     lake.ensure().commit_parquet(f"{HOUR17}/a.parquet", pa.table({"x": [1]}))
-    assert s3_lake(s3_server, s3_bucket).list_files("events") == [f"{HOUR17}/a.parquet"]
+    assert lake_on(s3_server, s3_bucket).list_files("events") == [f"{HOUR17}/a.parquet"]
 
 
 def test_profile_files_named_by_the_environment(tmp_path: Path) -> None:
