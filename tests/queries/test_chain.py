@@ -153,8 +153,9 @@ def test_now_reads_one_link_and_the_rows_after_it(tmp_path: Path) -> None:
     assert not re.findall(r"events/date=[0-9-]+/hour=\d+/[\w.-]+\.parquet", plan)
 
 
-def test_as_of_inside_the_history_reads_one_link_and_one_hour(tmp_path: Path) -> None:
-    lake = Lake(tmp_path / "lake").ensure()
+def assert_as_of_reads_one_link_and_one_hour(lake: Lake) -> None:
+    """On ``lake`` (empty, local or S3), an as-of read inside the history opens the link of the
+    hour before T's and T's hour alone, one file per scan."""
     events = stored_history(11, 40, 0.0, 0.0)
     fill(lake, events, 1)
     compact_all(lake)
@@ -168,6 +169,12 @@ def test_as_of_inside_the_history_reads_one_link_and_one_hour(tmp_path: Path) ->
     chain_hours = set(re.findall(r"chain/\w+/date=[0-9-]+/hour=(\d+)/[\w.-]+\.parquet", plan))
     assert event_hours == {f"{hours[1].hour:02d}"}
     assert chain_hours == {f"{hours[0].hour:02d}"}
+    read = [int(n) for n in re.findall(r"Total Files Read: (\d+)", plan)]
+    assert read and max(read) <= 1  # each scan opened one file at most
+
+
+def test_as_of_inside_the_history_reads_one_link_and_one_hour(tmp_path: Path) -> None:
+    assert_as_of_reads_one_link_and_one_hour(Lake(tmp_path / "lake").ensure())
 
 
 def test_a_late_file_makes_readers_fall_back_and_the_next_compaction_repairs(

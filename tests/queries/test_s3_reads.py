@@ -5,14 +5,12 @@ hour-bounded read opens only its link's parts and its hour's files."""
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
 from pathlib import Path
 
 from tasqlake import queries
 from tasqlake.lake.storage import Lake
-from tests.queries.test_chain import assert_views_equal, head_end
-from tests.queries.test_task_snapshots import compact_all, fill, plan_of, stored_history
+from tests.queries.test_chain import assert_as_of_reads_one_link_and_one_hour, assert_views_equal
+from tests.queries.test_task_snapshots import compact_all, fill, stored_history
 
 
 def test_views_on_s3_equal_the_same_lake_on_disk(s3_lake: Lake, tmp_path: Path) -> None:
@@ -30,21 +28,7 @@ def test_views_on_s3_equal_the_same_lake_on_disk(s3_lake: Lake, tmp_path: Path) 
 
 
 def test_an_as_of_read_on_s3_opens_one_link_and_one_hour(s3_lake: Lake) -> None:
-    events = stored_history(11, 40, 0.0, 0.0)
-    fill(s3_lake, events, 1)
-    compact_all(s3_lake)
-    hours = sorted({e["timestamp"].replace(minute=0, second=0, microsecond=0) for e in events})
-    assert len(hours) >= 3
-    at = hours[1] + timedelta(minutes=30)
-    with queries.connect(s3_lake, as_of=at) as con:
-        assert head_end(con) == hours[1]  # the link of the hour before T's
-        plan = plan_of(con, "SELECT * FROM queue_stats")
-    event_hours = set(re.findall(r"events/date=[0-9-]+/hour=(\d+)/[\w.-]+\.parquet", plan))
-    chain_hours = set(re.findall(r"chain/\w+/date=[0-9-]+/hour=(\d+)/[\w.-]+\.parquet", plan))
-    assert event_hours == {f"{hours[1].hour:02d}"}
-    assert chain_hours == {f"{hours[0].hour:02d}"}
-    read = [int(n) for n in re.findall(r"Total Files Read: (\d+)", plan)]
-    assert read and max(read) <= 1  # each scan opened one object at most
+    assert_as_of_reads_one_link_and_one_hour(s3_lake)
 
 
 def test_files_committed_after_connecting_are_seen_by_the_next_query(s3_lake: Lake) -> None:
