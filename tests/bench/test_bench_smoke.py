@@ -69,6 +69,7 @@ def test_datagen_and_query_figures_on_a_tiny_lake(tmp_path: Path) -> None:
         '"now" worker_stats @20k',
         '"now" retry_rates @20k',
         "queue_depth_series last day @20k",
+        "queue_depth_series last 6 h @20k",
         "--export-derived gauges, one refresh @20k",
     ]
     assert all(f.ratio == pytest.approx(1.0) for f in figures)

@@ -165,15 +165,22 @@ def wal_bytes(wal: Path) -> int:
     return sum(p.stat().st_size for p in wal.glob("*.wal"))
 
 
-def kill_tree(ingester: Ingester) -> int:
-    """SIGKILL the service and every process under it (its processor) at once: a crash of the
-    whole ingester, uploads in flight included, not an orphaned processor finishing them."""
+def process_tree(ingester: Ingester) -> list[int]:
+    """The service's pid and those of every process under it (its processor)."""
     assert ingester.process is not None
     pids = [ingester.process.pid]
     for pid in pids:  # grows while walked: children, grandchildren…
         for task in Path(f"/proc/{pid}/task").glob("*"):
             with contextlib.suppress(OSError):  # the task ended meanwhile
                 pids += [int(c) for c in (task / "children").read_text().split()]
+    return pids
+
+
+def kill_tree(ingester: Ingester) -> int:
+    """SIGKILL the service and every process under it (its processor) at once: a crash of the
+    whole ingester, uploads in flight included, not an orphaned processor finishing them."""
+    assert ingester.process is not None
+    pids = process_tree(ingester)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -299,7 +306,7 @@ def test_sigkills_while_uploading_lose_and_duplicate_nothing_and_leave_no_partia
         ingesters.append(started)
         return started
 
-    current, recovered, replayed, in_flight_kills = victim(), [], 0, 0
+    current, recovered, in_flight_kills = victim(), [], 0
     wal = WalState(wal_dir_of(state))
 
     def uploading() -> bool:
@@ -307,25 +314,44 @@ def test_sigkills_while_uploading_lose_and_duplicate_nothing_and_leave_no_partia
         intent, committed = wal.intent(), wal.committed()
         return intent is not None and intent.start == committed and intent.end > intent.start
 
-    for chunk in chunks:
-        # Paced, so the WAL holds small records and the processor uploads many small batches.
-        for start in range(0, len(chunk), 100):
-            publish(redis_client, channel, chunk[start : start + 100])
-            time.sleep(0.01)
-        # Killed once the chunk is in the WAL (Pub/Sub would not send it again), in the middle
-        # of a batch's upload if one is caught (a quiet moment otherwise).
-        read = len(chunk)
-        wait_until(
-            lambda c=current, n=read: c.received() >= n and (uploading() or c.pending() == 0),
-            30,
-            "the chunk read",
-        )
-        in_flight_kills += uploading()
-        assert kill_tree(current) >= 2  # the service and its processor
-        current = victim()  # same state dir: recovers (uploads) what the WAL holds
-        log = current.log()
+    frozen_rounds: list[int] = []
+
+    def restart(killed: S3Ingester) -> S3Ingester:
+        assert kill_tree(killed) >= 2  # the service and its processor
+        started = victim()  # same state dir: recovers (uploads) what the WAL holds
+        log = started.log()
         recovered.append(sum(int(n) for n in re.findall(r"recovered (\d+) events", log)))
-        replayed += "replaying interrupted batch" in log
+        return started
+
+    for round_no, chunk in enumerate(chunks):
+        frozen = bool(round_no % 2)
+        if frozen:
+            # Every other round the processor is frozen first: the chunk is in the WAL and not
+            # uploaded when the kill comes, whatever the machine's load.
+            for pid in process_tree(current)[1:]:
+                os.kill(pid, signal.SIGSTOP)
+            frozen_rounds.append(len(recovered))
+        struck = False
+        sent = 0  # to the current ingester
+        # Paced, so the WAL holds small records and the processor uploads many small batches;
+        # in the other rounds the kill strikes as soon as a batch is caught uploading, once all
+        # that was sent is in the WAL (Pub/Sub would not send it again), and the rest of the
+        # chunk goes to the restarted ingester.
+        for start in range(0, len(chunk), 100):
+            part = chunk[start : start + 100]
+            publish(redis_client, channel, part)
+            sent += len(part)
+            deadline = time.monotonic() + 0.3
+            while not (frozen or struck) and time.monotonic() < deadline:
+                if current.received() >= sent and uploading():
+                    in_flight_kills += 1
+                    current, sent, struck = restart(current), 0, True
+                    break
+                time.sleep(0.001)
+        wait_until(lambda c=current, n=sent: c.received() >= n, 30, "the chunk read")
+        if frozen:
+            current = restart(current)
+    replayed = sum("replaying interrupted batch" in i.log() for i in ingesters)
     assert current.stop() == 0
     assert s3_server.secret_key not in "".join(i.log() for i in ingesters)
 
@@ -333,11 +359,16 @@ def test_sigkills_while_uploading_lose_and_duplicate_nothing_and_leave_no_partia
     assert raw_counts(lake) == [(len(payloads), len(payloads))]  # each once, none lost
     assert unreadable_parquet(s3_server, s3_bucket) == []
     assert not list(wal.directory.glob("*.wal"))
-    # The kills left events to upload, and some struck inside a batch's upload.
-    assert sum(n > 0 for n in recovered) >= rounds // 2 and replayed >= 1, (recovered, replayed)
+    # Every kill of a frozen round left its whole chunk to upload after the restart, and kills
+    # of the other rounds struck while a batch was being uploaded.
+    assert all(recovered[k] >= len(chunks[2 * i + 1]) for i, k in enumerate(frozen_rounds)), (
+        recovered,
+        frozen_rounds,
+    )
+    assert in_flight_kills >= 1, recovered
     print(
-        f"\n{rounds} SIGKILLs ({in_flight_kills} with a batch in flight): restarts recovered "
-        f"{recovered} events, {replayed} replayed an interrupted upload"
+        f"\n{len(recovered)} SIGKILLs ({in_flight_kills} with a batch in flight): restarts "
+        f"recovered {recovered} events, {replayed} replayed an interrupted upload"
     )
 
 
