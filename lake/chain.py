@@ -48,9 +48,9 @@ import pyarrow as pa
 from tasqlake.lake import layout
 from tasqlake.lake.compaction_format import snapshot_writer_options
 from tasqlake.lake.retention import partition_end
-from tasqlake.lake.storage import Lake, error_reason
+from tasqlake.lake.storage import Lake
 from tasqlake.schemas import constants
-from tasqlake.schemas.errors import StorageError
+from tasqlake.schemas.errors import StorageError, error_reason
 from tasqlake.schemas.stored import EVENT_SCHEMA
 
 #: Called with (partition, carried tasks) after each link; the CLI draws its progress with it.

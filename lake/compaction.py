@@ -82,9 +82,9 @@ from tasqlake.lake.compaction_manifest import (
 )
 from tasqlake.lake.layout import snapshot_of, snapshot_path, snapshotted_name
 from tasqlake.lake.retention import partition_end
-from tasqlake.lake.storage import EncodedParquet, Lake, encode_parquet, error_reason
+from tasqlake.lake.storage import EncodedParquet, Lake, encode_parquet
 from tasqlake.schemas import constants
-from tasqlake.schemas.errors import StorageError
+from tasqlake.schemas.errors import StorageError, error_reason
 from tasqlake.schemas.redaction import METADATA_KEY
 from tasqlake.schemas.stored import EVENT_SCHEMA, upcast
 from tasqlake.schemas.task_algebra import macros

@@ -17,7 +17,6 @@ create, ``If-None-Match: *``, on S3).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +48,6 @@ __all__ = [
     "Lake",
     "describe_os_error",
     "encode_parquet",
-    "error_reason",
     "fsync_directory",
 ]
 
@@ -69,22 +67,6 @@ class EncodedParquet:
 
     data: bytes | memoryview
     rows: int
-
-
-def error_reason(error: BaseException) -> str:
-    """The line of ``error``'s message that says what went wrong, to quote in another message.
-
-    Usually its first line; but when DuckDB fails inside a Python file system (an S3 lake is
-    read through obstore's fsspec adapter) its message is that exception's traceback, whose
-    first line is "Traceback (most recent call last):": then the exception's own line."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    if not lines:
-        return type(error).__name__
-    if lines[0].startswith("Traceback (most recent call last)"):
-        raised = [line for line in lines if re.match(r"^[\w.]+(?:Error|Exception): ", line)]
-        if raised:
-            return raised[-1]
-    return lines[0]
 
 
 def encode_parquet(table: pa.Table, **options: object) -> EncodedParquet:

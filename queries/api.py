@@ -21,14 +21,13 @@ from tasqlake.lake.storage import Lake
 from tasqlake.queries.connection import AsOf, as_lake, connect, set_as_of, set_lake_variables
 from tasqlake.queries.loader import load
 from tasqlake.queries.models import QueueStats, WorkerInfo
-from tasqlake.schemas.errors import QueryError
+from tasqlake.schemas.errors import QueryError, error_reason
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    return error_reason(error)
 
 
 #: Views whose rows depend on how the events are stored (files, copies, snapshots), not only on

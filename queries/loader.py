@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from tasqlake.schemas.errors import QueryError
+from tasqlake.schemas.errors import QueryError, error_reason
 from tasqlake.schemas.task_algebra import SQL_DIR as CONTRACT_SQL_DIR
 
 SQL_DIR = Path(__file__).resolve().parent
@@ -256,7 +256,7 @@ def create_all(con: duckdb.DuckDBPyConnection, objects: tuple[SqlObject, ...]) -
             match = _DUCKDB_LINE.search(message)
             if match:
                 line += int(match.group(1)) - 1
-            first = message.strip().splitlines()[0] if message.strip() else type(error).__name__
+            first = error_reason(error)
             raise QueryError(
                 f"{obj.file}:{line}: cannot create {obj.kind} {obj.name}: {first}"
             ) from None

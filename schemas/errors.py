@@ -8,6 +8,8 @@ and exits with :attr:`TasqlakeError.exit_code`; it never shows a traceback for t
 
 from __future__ import annotations
 
+import re
+
 
 class TasqlakeError(Exception):
     """Root of every error tasqlake raises on purpose."""
@@ -50,3 +52,19 @@ class QueryError(TasqlakeError):
     """A query or a view definition failed in DuckDB."""
 
     exit_code = 5
+
+
+def error_reason(error: BaseException) -> str:
+    """The line of ``error``'s message that says what went wrong, to quote in another message.
+
+    Usually its first line; but when DuckDB fails inside a Python file system (an S3 lake is
+    read through obstore's fsspec adapter) its message is that exception's traceback, whose
+    first line is "Traceback (most recent call last):": then the exception's own line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    if lines[0].startswith("Traceback (most recent call last)"):
+        raised = [line for line in lines if re.match(r"^[\w.]+(?:Error|Exception): ", line)]
+        if raised:
+            return raised[-1]
+    return lines[0]

@@ -23,7 +23,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from tasqlake.queries import LakeQueries
-from tasqlake.schemas.errors import TasqlakeError
+from tasqlake.schemas.errors import TasqlakeError, error_reason
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class DerivedCollector(Collector):
                 late_events=int(q.rows(LATE_SQL)[0]["n"]),
             )
         except (TasqlakeError, OSError) as error:
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            message = error_reason(error)
             if message != self._last_error:
                 log.error("lake-derived metrics failed: %s", message)
             self._last_error = message

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import duckdb
 
-from tasqlake.schemas.errors import QueryError
+from tasqlake.schemas.errors import QueryError, error_reason
 
 #: Statement types a user query may contain; anything else is refused.
 ALLOWED_STATEMENTS = frozenset(
@@ -43,7 +43,7 @@ def check_statements(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as error:
-        raise QueryError(f"query failed: {str(error).splitlines()[0]}") from None
+        raise QueryError(f"query failed: {error_reason(error)}") from None
     for statement in statements:
         kind = statement.type.name
         if kind not in ALLOWED_STATEMENTS:

@@ -31,7 +31,7 @@ from tasqlake import queries
 from tasqlake.commands import _options
 from tasqlake.lake.storage import Lake, describe_os_error
 from tasqlake.queries.loader import load
-from tasqlake.schemas.errors import ConfigError, QueryError, StorageError
+from tasqlake.schemas.errors import ConfigError, QueryError, StorageError, error_reason
 from tasqlake.schemas.settings import Settings
 
 #: DuckDB file format written: readable by every DuckDB since 1.1 (the first with variables,
@@ -110,7 +110,7 @@ def export_database(lake: Lake, target: Path) -> ExportReport:
     except OSError as error:
         raise StorageError(f"cannot write {target}: {describe_os_error(error)}") from None
     except duckdb.Error as error:
-        first = str(error).strip().splitlines()[0]
+        first = error_reason(error)
         raise QueryError(f"cannot write {target}: {first}") from None
     finally:
         for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):

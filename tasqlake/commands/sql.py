@@ -15,7 +15,7 @@ from tasqlake.commands import _options
 from tasqlake.lake.storage import Lake
 from tasqlake.output import FORMATS, write_result
 from tasqlake.sandbox import check_statements, confine
-from tasqlake.schemas.errors import ConfigError, QueryError
+from tasqlake.schemas.errors import ConfigError, QueryError, error_reason
 from tasqlake.schemas.settings import Settings
 from tasqlake.timeparse import parse_instant
 
@@ -61,7 +61,7 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
         relation: duckdb.DuckDBPyRelation | None = con.sql(sql)
         return pa.table({}) if relation is None else relation.to_arrow_table()
     except duckdb.Error as error:
-        message = str(error).splitlines()[0]
+        message = error_reason(error)
         raise QueryError(f"query failed: {message}") from None
 
 
