@@ -130,8 +130,8 @@ Progress = Callable[[str, int], None]
 
 def generation_of(name: str) -> int | None:
     """The generation number of a compacted file name, None for any other file."""
-    match = _COMPACTED.match(name.rsplit("/", 1)[-1])
-    return int(match.group(1)) if match else None
+    compaction = compaction_of(name)
+    return compaction[0] if compaction else None
 
 
 def compaction_of(name: str) -> tuple[int, str] | None:
@@ -296,29 +296,26 @@ def merge_partition(
 def commit_partition(
     lake: Lake,
     item: PartitionPlan,
-    snapshot: EncodedParquet | pa.Table,
-    outputs: Iterable[EncodedParquet | pa.Table | Future[EncodedParquet]],
+    snapshot: EncodedParquet,
+    outputs: list[Future[EncodedParquet]],
     merged: MergedPartition,
     now: datetime,
     report: CompactionReport,
 ) -> int:
-    """Commit the task snapshot, then every output, then the manifest (the order the crash
-    guarantees rest on). Returns rows out."""
+    """Commit the task snapshot, then every output (each as soon as it is encoded), then the
+    manifest (the order the crash guarantees rest on). Returns rows out."""
     token = merged.token
     lake.commit_parquet(
-        snapshot_path(item.partition, item.generation, token),
-        snapshot,
-        exclusive=True,
-        **snapshot_writer_options(merged.snapshot.schema),
+        snapshot_path(item.partition, item.generation, token), snapshot, exclusive=True
     )
     written: list[str] = []
     rows_out = 0
     for part, output in enumerate(outputs):
-        encoded = output.result() if isinstance(output, Future) else output
+        encoded = output.result()
         rel = f"{item.partition}/{snapshotted_name(item.generation, token, part)}"
-        report.bytes_out += lake.commit_parquet(rel, encoded, exclusive=True, **writer_options())
+        report.bytes_out += lake.commit_parquet(rel, encoded, exclusive=True)
         written.append(rel)
-        rows_out += merged.outputs[part].num_rows
+        rows_out += encoded.rows
     if not written:  # every input was empty: nothing to write, nothing to supersede
         return 0
     manifest = Manifest(
