@@ -24,19 +24,29 @@ WITH ends AS (
           "timestamp", "date", "hour", time_bucket(width, CAST(since AS TIMESTAMPTZ)))
       AND (until IS NULL
            OR "timestamp" < add_utc(time_bucket(width, CAST(until AS TIMESTAMPTZ)), width))
+),
+counted AS (
+    SELECT
+        queue,
+        task_name,
+        time_bucket(width, "timestamp") AS bucket_start,
+        count(*) FILTER (WHERE event_type = 'task_completed') AS completed,
+        count(*) FILTER (WHERE event_type = 'task_failed') AS failed,
+        count(*) FILTER (WHERE event_type = 'task_reenqueued') AS retried,
+        avg(duration_ms) FILTER (WHERE event_type = 'task_completed') AS avg_duration_ms
+    FROM ends
+    GROUP BY queue, task_name, time_bucket(width, "timestamp")
 )
-SELECT
+SELECT  -- coverage per bucket, after grouping (a correlated test inside the GROUP BY would
+        -- repeat per row, and Spark cannot correlate on a grouping expression)
     queue,
     task_name,
-    time_bucket(width, "timestamp") AS bucket_start,
-    add_utc(time_bucket(width, "timestamp"), width) AS bucket_end,
-    count(*) FILTER (WHERE event_type = 'task_completed') AS completed,
-    count(*) FILTER (WHERE event_type = 'task_failed') AS failed,
-    count(*) FILTER (WHERE event_type = 'task_reenqueued') AS retried,
-    avg(duration_ms) FILTER (WHERE event_type = 'task_completed') AS avg_duration_ms,
-    coverage_complete(
-        time_bucket(width, "timestamp"), add_utc(time_bucket(width, "timestamp"), width)
-    ) AS complete
-FROM ends
-GROUP BY queue, task_name, time_bucket(width, "timestamp")
+    bucket_start,
+    add_utc(bucket_start, width) AS bucket_end,
+    completed,
+    failed,
+    retried,
+    avg_duration_ms,
+    coverage_complete(bucket_start, add_utc(bucket_start, width)) AS complete
+FROM counted
 ORDER BY queue, task_name, bucket_start;

@@ -3,7 +3,8 @@
 By default the contract (``queries/views/``: what users query); ``--all`` adds the helpers
 (``queries/helpers/``) and the task-state algebra (``schemas/sql/``) with their namespace.
 ``--markdown`` prints the contract as the README's catalogue table; with ``--readme FILE`` it
-rewrites the table in FILE instead.
+rewrites the table in FILE instead. ``--dialect spark`` prints the whole catalogue as Spark SQL
+(made from the same files, see :mod:`tasqlake.queries.spark_sql`).
 """
 
 from __future__ import annotations
@@ -45,10 +46,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="FILE",
         help="with --markdown: rewrite the table after FILE's '**The catalogue**' paragraph",
     )
+    parser.add_argument(
+        "--dialect",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="spark: print the catalogue as a Spark SQL script (tasqlake.spark.register runs "
+        "it over a lake)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.dialect == "spark":
+        if args.markdown or args.name or args.all:
+            raise ConfigError(
+                "--dialect spark prints the whole catalogue: drop NAME/--all/--markdown"
+            )
+        from tasqlake.queries.spark_sql import iter_script  # sqlglot: only for this
+
+        for line in iter_script():
+            print(line)
+        return 0
     if args.markdown:
         return _markdown(args.readme)
     if args.readme is not None:
