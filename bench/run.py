@@ -19,7 +19,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench import ingest_figures, query_figures, s3_figures
+from bench import ingest_figures, query_figures, s3_figures, spark_figures
 from bench.datagen import fill_lake
 from bench.figures import Figure, render
 from tasqlake.lake.chain import chain_size
@@ -155,7 +155,7 @@ def storage_figure(size_label: str, info: dict[str, float]) -> Figure:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (minutes, not hours)")
-    parser.add_argument("--only", choices=("ingest", "queries", "s3", "all"), default="all")
+    parser.add_argument("--only", choices=("ingest", "queries", "s3", "spark", "all"), default="all")
     parser.add_argument("--sizes", help="query lake sizes, e.g. 10M,50M (default: per mode)")
     parser.add_argument("--snapshot-sizes", help="small,big for the 'now' ratio (default 5M,50M)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
@@ -202,6 +202,14 @@ def main(argv: list[str] | None = None) -> int:
         s3_size = min(sizes) if quick else parse_size("10M")
         show(
             [s3_figures.now_figure(prepare_lake(args.data_dir, s3_size)[0], label(s3_size), repeat)]
+        )
+    if args.only in ("spark", "all"):
+        spark_size = min(sizes) if quick else parse_size("10M")
+        spark_lake, spark_info = prepare_lake(args.data_dir, spark_size)
+        show(
+            spark_figures.spark_figures(
+                spark_lake, label(spark_size), int(spark_info["events"]), repeat
+            )
         )
     print()
     print(render(figures))

@@ -212,7 +212,18 @@ def register(
     catalogue = SparkCatalogue(spark, target, statements)
     spark.sql(f"DECLARE OR REPLACE VARIABLE {AS_OF_VARIABLE} TIMESTAMP DEFAULT NULL")
     catalogue.set_as_of(as_of)
-    _define_files(catalogue)
+    try:
+        _define_files(catalogue)
+    except Exception as error:  # Py4J / AnalysisException from Spark's file sources
+        hint = (
+            " (an s3:// lake is read as s3a://: the cluster needs hadoop-aws and its fs.s3a.* "
+            "settings, see the README's 'From one box to a cluster')"
+            if not target.is_local
+            else ""
+        )
+        raise QueryError(
+            f"Spark cannot read the lake at {target.describe()}: {_first_line(error)}{hint}"
+        ) from None
     for statement in statements:
         if statement.kind == "table_macro":
             continue
@@ -221,12 +232,16 @@ def register(
             if statement.listing_only:
                 _materialise(spark, statement.name)
         except Exception as error:  # pyspark's AnalysisException and friends
-            first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
             raise QueryError(
                 f"{statement.location}: Spark cannot create {statement.kind} "
-                f"{statement.name}: {first}"
+                f"{statement.name}: {_first_line(error)}"
             ) from None
     return catalogue
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else repr(error)
 
 
 def _materialise(spark: SparkSession, view: str) -> None:

@@ -31,6 +31,7 @@ from tasqlake import queries
 from tasqlake.lake.compaction import compact
 from tasqlake.lake.storage import Lake
 from tasqlake.queries.spark_sql import spark_catalogue
+from tasqlake.schemas.errors import QueryError
 from tasqlake.simulator import SimulationSpec, simulate
 from tasqlake.spark import SparkCatalogue, register
 from tests.interop.live import cli_env, tasqlake_argv
@@ -286,3 +287,11 @@ def test_every_contract_view_equals_duckdb_on_the_real_capture(spark: Any, real_
     with queries.connect(real_lake, as_of=at) as con:
         for view in _contract_views():
             assert_same_rows(spark, con, view)
+
+
+def test_an_s3_lake_without_hadoop_aws_is_a_clear_error(spark: Any, s3_lake: Lake) -> None:
+    """Spark reads s3:// lakes as s3a://, which needs hadoop-aws (from Maven: not on these
+    machines); without it register says so instead of a JVM trace."""
+    write_events(s3_lake, [task_event("task_enqueued", "t-1", START)])
+    with pytest.raises(QueryError, match="needs hadoop-aws and its fs.s3a"):
+        register(spark, s3_lake)
