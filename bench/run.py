@@ -155,7 +155,9 @@ def storage_figure(size_label: str, info: dict[str, float]) -> Figure:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (minutes, not hours)")
-    parser.add_argument("--only", choices=("ingest", "queries", "s3", "spark", "all"), default="all")
+    parser.add_argument(
+        "--only", choices=("ingest", "queries", "s3", "spark", "all"), default="all"
+    )
     parser.add_argument("--sizes", help="query lake sizes, e.g. 10M,50M (default: per mode)")
     parser.add_argument("--snapshot-sizes", help="small,big for the 'now' ratio (default 5M,50M)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)

@@ -293,5 +293,5 @@ def test_an_s3_lake_without_hadoop_aws_is_a_clear_error(spark: Any, s3_lake: Lak
     """Spark reads s3:// lakes as s3a://, which needs hadoop-aws (from Maven: not on these
     machines); without it register says so instead of a JVM trace."""
     write_events(s3_lake, [task_event("task_enqueued", "t-1", START)])
-    with pytest.raises(QueryError, match="needs hadoop-aws and its fs.s3a"):
+    with pytest.raises(QueryError, match=r"needs hadoop-aws and its fs\.s3a"):
         register(spark, s3_lake)
