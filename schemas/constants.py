@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 DEFAULT_CHANNEL = "asynctasq:events"
+#: The Redis Stream the at-least-once path uses (tasqlake.emitter writes it, ingest --stream
+#: reads it): the same name as the channel (a stream is a key, a channel is not: no clash).
+DEFAULT_STREAM = "asynctasq:events"
+#: The field of a stream entry holding the payload, byte for byte as the Pub/Sub emitter
+#: publishes it.
+STREAM_PAYLOAD_FIELD = "payload"
+#: Approximate bound on the stream's length (XADD MAXLEN ~): entries trimmed before a consumer
+#: group read them are detected and recorded as a gap by the ingester.
+DEFAULT_STREAM_MAXLEN = 1_000_000
+#: The consumer group tasqlake ingesters read the stream in (one group: they share the work;
+#: several groups: each stores everything).
+DEFAULT_CONSUMER_GROUP = "tasqlake"
 DEFAULT_REDIS_URL = "redis://localhost:6379"
 DEFAULT_LAKE = "./lake"
 
