@@ -25,6 +25,10 @@ from tasqlake.schemas.redaction import DEFAULT_POLICY_TEXT, RedactionPolicy
 ENV_VARS: dict[str, tuple[str, ...]] = {
     "redis_url": ("TASQLAKE_REDIS_URL", "ASYNCTASQ_EVENTS_REDIS_URL", "ASYNCTASQ_REDIS_URL"),
     "channels": ("TASQLAKE_CHANNEL", "ASYNCTASQ_EVENTS_CHANNEL"),
+    "streams": ("TASQLAKE_STREAM",),
+    "consumer_group": ("TASQLAKE_CONSUMER_GROUP",),
+    "stream_claim_idle": ("TASQLAKE_STREAM_CLAIM_IDLE",),
+    "stream_batch": ("TASQLAKE_STREAM_BATCH",),
     "lake": ("TASQLAKE_LAKE",),
     "flush_interval": ("TASQLAKE_FLUSH_INTERVAL",),
     "max_batch_events": ("TASQLAKE_MAX_BATCH_EVENTS",),
@@ -94,6 +98,11 @@ def _channels(name: str, raw: Any) -> tuple[str, ...]:
     if not channels:
         raise ConfigError(f"{name} must name at least one channel")
     return channels
+
+
+def _streams(name: str, raw: Any) -> tuple[str, ...]:
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    return tuple(str(item).strip() for item in items if str(item).strip())
 
 
 def _lake(name: str, raw: Any) -> str:
@@ -206,6 +215,10 @@ def _allowed_lateness(name: str, raw: Any) -> float:
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "redis_url": _redis_url,
     "channels": _channels,
+    "streams": _streams,
+    "consumer_group": _text,
+    "stream_claim_idle": _positive_float,
+    "stream_batch": _positive_int,
     "lake": _lake,
     "flush_interval": _positive_float,
     "max_batch_events": _positive_int,
@@ -241,6 +254,10 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
 _FILE_TYPES: dict[str, tuple[type, ...]] = {
     "redis_url": (str,),
     "channels": (str, list),
+    "streams": (str, list),
+    "consumer_group": (str,),
+    "stream_claim_idle": (int, float),
+    "stream_batch": (int,),
     "lake": (str,),
     "flush_interval": (int, float),
     "max_batch_events": (int,),
@@ -320,6 +337,14 @@ class Settings:
 
     redis_url: str = constants.DEFAULT_REDIS_URL
     channels: tuple[str, ...] = (constants.DEFAULT_CHANNEL,)
+    #: Redis Streams read in a consumer group (at least once; see ingest/receiving/
+    #: stream_receiver.py). With streams and no channel given, nothing is subscribed.
+    streams: tuple[str, ...] = ()
+    consumer_group: str = constants.DEFAULT_CONSUMER_GROUP
+    #: Entries pending this long on another consumer of the group are claimed (seconds).
+    stream_claim_idle: float = 60.0
+    #: Entries asked for per XREADGROUP.
+    stream_batch: int = 10_000
     lake: str = constants.DEFAULT_LAKE
     flush_interval: float = constants.DEFAULT_FLUSH_INTERVAL_S
     max_batch_events: int = constants.DEFAULT_MAX_BATCH_EVENTS
@@ -414,6 +439,13 @@ class Settings:
         """A copy with ``changes`` applied (marked as coming from flags)."""
         sources = {**self.sources, **dict.fromkeys(changes, "flag")}
         return dataclasses.replace(self, **changes, sources=sources)
+
+    @property
+    def pubsub_channels(self) -> tuple[str, ...]:
+        """The channels to subscribe: none when streams are read and no channel was given."""
+        if self.streams and self.sources.get("channels", "default") == "default":
+            return ()
+        return self.channels
 
     @property
     def redaction(self) -> RedactionPolicy:

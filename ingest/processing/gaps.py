@@ -28,6 +28,7 @@ GAP_SCHEMA = pa.schema(
         pa.field("gap_end", _TS, nullable=False),
         pa.field("reason", pa.string(), nullable=False),
         pa.field("channels", pa.list_(pa.string()), nullable=False),
+        pa.field("lost_events", pa.int64()),
     ),
     metadata={SCHEMA_VERSION_KEY: str(SCHEMA_VERSION).encode()},
 )
@@ -57,11 +58,12 @@ class GapColumns:
             gaps = by_hour[hour]
             table = pa.Table.from_arrays(
                 [
-                    pa.array([self.ingester_id] * len(gaps), pa.string()),
+                    pa.array([g.source or self.ingester_id for g in gaps], pa.string()),
                     pa.array([g.start_us for g in gaps], pa.int64()).cast(_TS),
                     pa.array([g.end_us for g in gaps], pa.int64()).cast(_TS),
                     pa.array([g.reason for g in gaps], pa.string()),
                     pa.array([g.channels for g in gaps], pa.list_(pa.string())),
+                    pa.array([g.lost for g in gaps], pa.int64()),
                 ],
                 schema=GAP_SCHEMA,
             )

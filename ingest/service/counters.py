@@ -37,6 +37,9 @@ _FIELDS = (
     "gap_us",
     "commit_failing",  # failed attempts of the batch being committed now (0: commits work)
     "last_commit_us",
+    # the stream receiver (ingest --stream)
+    "stream_acked",
+    "stream_skipped",
 )
 
 

@@ -23,6 +23,7 @@ from tasqlake.ingest.processing.processor_config import ProcessorConfig
 from tasqlake.ingest.processing.processor_runner import ProcessorRunner, ProcessRunner, ThreadRunner
 from tasqlake.ingest.receiving.receiver import Receiver, ReceiverConfig, now_us
 from tasqlake.ingest.receiving.redis_options import RedisOptions
+from tasqlake.ingest.receiving.stream_receiver import StreamConfig, StreamReceiver
 from tasqlake.ingest.service.counters import Counters, StatusLine
 from tasqlake.ingest.service.maintenance import MaintenancePlan, MaintenanceScheduler
 from tasqlake.ingest.service.metrics import MetricsServer
@@ -30,7 +31,7 @@ from tasqlake.ingest.wal.state import WalState
 from tasqlake.ingest.wal.writer import WalSyncer, WalWriter
 from tasqlake.lake import layout
 from tasqlake.lake.storage import Lake
-from tasqlake.schemas.errors import TasqlakeError
+from tasqlake.schemas.errors import ConfigError, TasqlakeError
 from tasqlake.schemas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ class IngestService:
         self._processor_in_process = processor_in_process
         self.started = time.monotonic()
         # set while running; health and metrics read them through the methods below
-        self.receiver: Receiver | None = None
+        self.receiver: Receiver | None = None  # Pub/Sub (None when only streams are read)
+        self.stream_receiver: StreamReceiver | None = None
         self.writer: WalWriter | None = None
         self.runner: ProcessorRunner | None = None
         self.redis_options = RedisOptions.from_settings(settings)
@@ -74,9 +76,22 @@ class IngestService:
 
     # ObservedIngester (tasqlake.ingest.service.observed): what /metrics and /healthz read.
     def unsubscribed_seconds(self, now: float | None = None) -> float:
+        """The longest any source (Pub/Sub subscription, stream reading) has been down."""
         now = time.monotonic() if now is None else now
-        since = self.started if self.receiver is None else self.receiver.unsubscribed_since
-        return 0.0 if since is None else max(now - since, 0.0)
+        sources = [r for r in (self.receiver, self.stream_receiver) if r is not None]
+        if not sources:
+            return max(now - self.started, 0.0)
+        downs = [r.unsubscribed_since for r in sources]
+        return max((max(now - d, 0.0) for d in downs if d is not None), default=0.0)
+
+    def stream_lag(self) -> int | None:
+        """Entries of the stream(s) the group has not been given yet (None: no stream, or Redis
+        cannot tell)."""
+        return None if self.stream_receiver is None else self.stream_receiver.lag
+
+    def stream_pending(self) -> int | None:
+        """Entries given to the group and not acknowledged yet (None: no stream)."""
+        return None if self.stream_receiver is None else self.stream_receiver.pending
 
     def wal_pending_bytes(self) -> int:
         if self.writer is None:
@@ -133,48 +148,88 @@ class IngestService:
         writer = WalWriter(wal_dir, committed)
         self.writer = writer
         syncer = WalSyncer(writer, s.wal_fsync_interval).start()
-        receiver = Receiver(
-            ReceiverConfig(
-                s.redis_url,
-                s.channels,
-                s.health_check_interval,
-                reconnect_max_delay=s.reconnect_max_delay,
-                options=self.redis_options,
-            ),
-            writer,
-            self.counters,
-            state.last_subscribed_us() or started_us,
-        )
-        self.receiver = receiver
+        receivers = self._receivers(writer, state, started_us)
         try:
-            receiver.connect_first()
+            for receiver in receivers:
+                receiver.connect_first()
         except BaseException:
-            self._shut_down(writer, syncer, runner, state, receiver)
+            self._shut_down(writer, syncer, runner, state)
             raise
         overall = StatusLine(self.counters)
-        thread = threading.Thread(target=receiver.run, name="tasqlake-receiver", daemon=True)
-        thread.start()
+        threads = [
+            threading.Thread(target=r.run, name=f"tasqlake-{kind}", daemon=True)
+            for r, kind in zip(receivers, self._kinds(), strict=True)
+        ]
+        for thread in threads:
+            thread.start()
         log.info("ingester %s started: lake %s, WAL %s", self.ingester_id, lake.location, wal_dir)
-        self._supervise(receiver, runner, state, thread)
-        receiver.stop()
-        thread.join()
-        if receiver.error is not None:  # logged now: shutting down may fail for the same cause
-            log.error("receiving stopped, the service stops: %s", receiver.error)
-        self._shut_down(writer, syncer, runner, state, receiver)
+        self._supervise(receivers, runner, state, threads)
+        for receiver in receivers:
+            receiver.stop()
+        for thread in threads:
+            thread.join()
+        errors = [r.error for r in receivers if r.error is not None]
+        for error in errors:  # logged now: shutting down may fail for the same cause
+            log.error("receiving stopped, the service stops: %s", error)
+        self._shut_down(writer, syncer, runner, state)
         log.info("ingester %s stopped: %s", self.ingester_id, overall.render())
-        if receiver.error is not None:
-            raise receiver.error
+        if errors:
+            raise errors[0]
         return 0
 
+    def _kinds(self) -> list[str]:
+        return [k for k, r in (("receiver", self.receiver), ("streams", self.stream_receiver)) if r]
+
+    def _receivers(
+        self, writer: WalWriter, state: WalState, started_us: int
+    ) -> list[Receiver | StreamReceiver]:
+        s = self.settings
+        if s.pubsub_channels:
+            self.receiver = Receiver(
+                ReceiverConfig(
+                    s.redis_url,
+                    s.pubsub_channels,
+                    s.health_check_interval,
+                    reconnect_max_delay=s.reconnect_max_delay,
+                    options=self.redis_options,
+                ),
+                writer,
+                self.counters,
+                state.last_subscribed_us() or started_us,
+            )
+        if s.streams:
+            self.stream_receiver = StreamReceiver(
+                StreamConfig(
+                    s.redis_url,
+                    s.streams,
+                    s.consumer_group,
+                    self.ingester_id,
+                    batch=s.stream_batch,
+                    claim_idle=s.stream_claim_idle,
+                    reconnect_max_delay=s.reconnect_max_delay,
+                    options=self.redis_options,
+                ),
+                writer,
+                self.counters,
+            )
+        receivers = [r for r in (self.receiver, self.stream_receiver) if r is not None]
+        if not receivers:
+            raise ConfigError("nothing to read: give --channel and/or --stream")
+        return receivers
+
     def _supervise(
-        self, receiver: Receiver, runner: ProcessorRunner, state: WalState, thread: threading.Thread
+        self,
+        receivers: list[Receiver | StreamReceiver],
+        runner: ProcessorRunner,
+        state: WalState,
+        threads: list[threading.Thread],
     ) -> None:
         status = StatusLine(self.counters)
         next_status = time.monotonic() + self.settings.status_interval
         while not self._stop.wait(0.05):
-            if receiver.subscribed.is_set():
+            if all(r.subscribed.is_set() for r in receivers):
                 self.ready.set()
-            if not thread.is_alive():
+            if not all(t.is_alive() for t in threads):
                 break
             if not runner.alive():
                 log.error("the ingest processor stopped unexpectedly: stopping the service")
@@ -183,21 +238,17 @@ class IngestService:
                 next_status += self.settings.status_interval
                 snapshot = self.counters.snapshot()
                 log.info("%s", status.render(), extra={"event": "status", "counters": snapshot})
-                if receiver.subscribed.is_set():
-                    state.set_last_subscribed_us(receiver.last_subscribed_us)
+                if self.receiver is not None and self.receiver.subscribed.is_set():
+                    state.set_last_subscribed_us(self.receiver.last_subscribed_us)
 
     def _shut_down(
-        self,
-        writer: WalWriter,
-        syncer: WalSyncer,
-        runner: ProcessorRunner,
-        state: WalState,
-        receiver: Receiver,
+        self, writer: WalWriter, syncer: WalSyncer, runner: ProcessorRunner, state: WalState
     ) -> None:
         syncer.stop()
         writer.close()
         try:
-            state.set_last_subscribed_us(receiver.last_subscribed_us)
+            if self.receiver is not None:
+                state.set_last_subscribed_us(self.receiver.last_subscribed_us)
         finally:
             runner.finish()
 

@@ -50,6 +50,8 @@ _COUNTERS = (
     ("commit_failures", "commit_failures", "Commit attempts that failed (each is retried)."),
     ("reconnects", "reconnects", "Times the subscription was re-established after a loss."),
     ("gaps", "gaps", "Gap records committed (windows without a subscription)."),
+    ("stream_acked", "stream_acked", "Stream entries acknowledged (XACK) once fsynced in the WAL."),
+    ("stream_skipped", "stream_skipped", "Stream entries without a payload field (acknowledged)."),
 )
 
 
@@ -94,6 +96,19 @@ class IngestCollector(Collector):
             "Bytes in the write-ahead log not yet committed to the lake.",
             value=service.wal_pending_bytes(),
         )
+        lag, pending = service.stream_lag(), service.stream_pending()
+        if pending is not None:
+            yield GaugeMetricFamily(
+                f"{PREFIX}_stream_lag",
+                "Stream entries the consumer group has not been given yet (NaN: Redis cannot "
+                "tell, e.g. after trimming).",
+                value=float("nan") if lag is None else float(lag),
+            )
+            yield GaugeMetricFamily(
+                f"{PREFIX}_stream_pending",
+                "Stream entries given to the consumer group and not acknowledged yet.",
+                value=pending,
+            )
         yield GaugeMetricFamily(
             f"{PREFIX}_commit_failing",
             "Failed attempts in a row of the batch being committed (0: commits work).",

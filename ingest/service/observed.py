@@ -26,6 +26,15 @@ class ObservedIngester(Protocol):
         seconds since the service started. ``now`` is a ``time.monotonic()`` reading."""
         ...
 
+    def stream_lag(self) -> int | None:
+        """Stream entries the consumer group has not been given yet (None: none read, or
+        Redis cannot tell)."""
+        ...
+
+    def stream_pending(self) -> int | None:
+        """Stream entries given to the group, not acknowledged yet (None: no stream read)."""
+        ...
+
     def wal_pending_bytes(self) -> int:
         """Bytes appended to the write-ahead log and not yet committed to the lake."""
         ...

@@ -1,7 +1,10 @@
 """Appending to the write-ahead log: one ``writev`` per record, fsync on an interval.
 
-Only the receiver thread appends. A separate :class:`WalSyncer` thread calls ``fsync`` every
-``fsync_interval`` seconds, so a slow disk never holds up reading from the socket. Segments roll
+The receivers append (the Pub/Sub receiver and the stream receiver may both run: appends are
+serialised by a lock). A separate :class:`WalSyncer` thread calls ``fsync`` every
+``fsync_interval`` seconds, so a slow disk never holds up reading from the socket;
+:attr:`WalWriter.synced_offset` says how far the last fsync reached (what the stream receiver
+acknowledges up to). Segments roll
 over at ``segment_bytes``; a new writer always starts a new segment (it never appends to a
 segment a previous run may have left torn).
 """
@@ -32,9 +35,11 @@ class WalWriter:
         self.directory = directory
         self.segment_bytes = segment_bytes
         self._lock = threading.Lock()  # guards _fd against the syncer during roll-over
+        self._append_lock = threading.Lock()  # one record at a time, whichever receiver
         self._fd = -1
         self._segment_start = start_offset
         self._offset = start_offset
+        self._synced = start_offset
         self._dirty = False
         self._open_segment(start_offset)
 
@@ -43,8 +48,17 @@ class WalWriter:
         """Global offset just after the last appended record."""
         return self._offset
 
+    @property
+    def synced_offset(self) -> int:
+        """Every record that ends at or before this offset is on disk (fsynced)."""
+        return self._synced
+
     def append(self, kind: int, body: bytes, received_us: int) -> int:
         """Append one record; returns its offset. Raises StorageError if the disk refuses."""
+        with self._append_lock:
+            return self._append(kind, body, received_us)
+
+    def _append(self, kind: int, body: bytes, received_us: int) -> int:
         header = encode_header(kind, body, received_us)
         if self._offset - self._segment_start >= self.segment_bytes:
             self._roll_over()
@@ -59,14 +73,16 @@ class WalWriter:
                 f"cannot append to the write-ahead log in {self.directory}: "
                 f"{describe_os_error(error)}"
             ) from error
+        self._dirty = True  # before the offset moves: a sync that sees the new offset syncs it
         self._offset += total
-        self._dirty = True
         return record_offset
 
     def sync(self) -> None:
         """fsync the current segment if anything was appended since the last sync."""
         with self._lock:
+            reached = self._offset  # every record appended so far is in this segment or before
             if not self._dirty or self._fd < 0:
+                self._synced = max(self._synced, reached) if self._fd >= 0 else self._synced
                 return
             self._dirty = False
             fd = os.dup(self._fd)
@@ -74,8 +90,11 @@ class WalWriter:
             os.fsync(fd)
         except OSError as error:
             log.error("fsync of the write-ahead log failed: %s", describe_os_error(error))
+            self._dirty = True  # not on disk: try again, acknowledge nothing past it
+            return
         finally:
             os.close(fd)
+        self._synced = max(self._synced, reached)
 
     def close(self) -> None:
         self.sync()

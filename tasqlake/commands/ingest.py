@@ -23,11 +23,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "ingest",
         help="subscribe to AsyncTasQ events and store them in the lake (until SIGTERM/SIGINT)",
-        description="Subscribe to AsyncTasQ's Pub/Sub channel(s) and commit every event to the "
-        "lake as Parquet, through a local write-ahead log. Runs until SIGTERM or SIGINT, then "
-        "commits everything received and exits 0.",
+        description="Subscribe to AsyncTasQ's Pub/Sub channel(s) and/or read Redis Streams in a "
+        "consumer group, and commit every event to the lake as Parquet, through a local "
+        "write-ahead log. Runs until SIGTERM or SIGINT, then commits everything received and "
+        "exits 0.",
     )
     add_redis(parser, many_channels=True)
+    parser.add_argument(
+        "--stream",
+        dest="streams",
+        action="append",
+        metavar="KEY",
+        help="also (or, without --channel: only) read this Redis Stream in a consumer group, "
+        "at least once (tasqlake.emitter writes it); repeat for several (env TASQLAKE_STREAM)",
+    )
+    parser.add_argument(
+        "--consumer-group",
+        metavar="NAME",
+        help="the streams' consumer group: ingesters of one group share the entries, of "
+        "different groups each store all (env TASQLAKE_CONSUMER_GROUP, default tasqlake)",
+    )
+    parser.add_argument(
+        "--stream-claim-idle",
+        type=float,
+        metavar="SECONDS",
+        help="claim entries pending this long on another consumer (a dead ingester's; default 60)",
+    )
     add_lake(parser)
     add_redact(parser)
     parser.add_argument(
