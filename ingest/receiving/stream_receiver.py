@@ -383,7 +383,8 @@ class StreamReceiver:
         stream.reported_lost = lost
 
     def _on_error(self, connection: RawConnection, error: hiredis.ReplyError) -> None:
-        if "NOGROUP" not in str(error):
+        # NOGROUP: the key was deleted and written again; UNBLOCKED: deleted while we waited
+        if "NOGROUP" not in str(error) and "UNBLOCKED" not in str(error):
             raise BrokerError(f"Redis refused XREADGROUP: {error}")
         for stream in self._streams:
             self._create_group(connection, stream, recreated=True)
