@@ -19,7 +19,14 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench import ingest_figures, query_figures, s3_figures, spark_figures
+from bench import (
+    emitter_figures,
+    ingest_figures,
+    query_figures,
+    s3_figures,
+    spark_figures,
+    stream_figures,
+)
 from bench.datagen import fill_lake
 from bench.figures import Figure, render
 from tasqlake.lake.chain import chain_size
@@ -156,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (minutes, not hours)")
     parser.add_argument(
-        "--only", choices=("ingest", "queries", "s3", "spark", "all"), default="all"
+        "--only", choices=("ingest", "queries", "s3", "spark", "streams", "all"), default="all"
     )
     parser.add_argument("--sizes", help="query lake sizes, e.g. 10M,50M (default: per mode)")
     parser.add_argument("--snapshot-sizes", help="small,big for the 'now' ratio (default 5M,50M)")
@@ -205,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         show(
             [s3_figures.now_figure(prepare_lake(args.data_dir, s3_size)[0], label(s3_size), repeat)]
         )
+    if args.only in ("streams", "all"):
+        show(emitter_figures.emitter_figures(5_000 if quick else 20_000))
+        show([stream_figures.stream_drain_figure(100_000 if quick else 1_000_000)])
     if args.only in ("spark", "all"):
         spark_size = min(sizes) if quick else parse_size("10M")
         spark_lake, spark_info = prepare_lake(args.data_dir, spark_size)
