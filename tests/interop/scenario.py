@@ -6,6 +6,12 @@ Usage from a test::
     result = run_scenario(hooks=ScenarioHooks(before_dispatch=start_ingest,
                                                at_quiescence=compare))
 
+``run_scenario(events_stream=KEY)`` also writes every event to the Redis Stream ``KEY`` on the
+private Redis, through ``tasqlake.emitter`` (the at-least-once path): the workers install it
+after their ``EventRegistry.init()`` (``worker_main.py``, switched on by the environment
+variable ``STREAM_ENV``), the dispatcher has a ``RedisStreamEmitter`` next to its Pub/Sub
+emitter. Without it (the default) nothing but Pub/Sub is written.
+
 ``before_dispatch(env)`` runs after the private Redis and the raw capturer are up and
 before any worker starts or task is dispatched (start ``tasqlake ingest`` there with
 ``env.spawn(...)`` and ``env.wait_for_subscribers(2)``). ``at_quiescence(env, result)``
@@ -54,6 +60,9 @@ from .truth import (
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 QUEUES = ["emails", "reports", "billing", "crunch", "orphan"]  # orphan: no worker consumes it
+#: Set (to the stream's key) in the workers' environment when ``run_scenario(events_stream=…)``:
+#: worker_main.py then installs tasqlake's stream emitter.
+STREAM_ENV = "TASQLAKE_INTEROP_EVENTS_STREAM"
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,7 @@ class _Run:
     env: ScenarioEnv
     settings: ScenarioSettings
     journal_path: Path
+    events_stream: str | None = None
     dispatches: list[Dispatch] = field(default_factory=list)
     workers: dict[str, WorkerRun] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -136,6 +146,8 @@ class _Run:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.events_stream is not None:
+            env[STREAM_ENV] = self.events_stream
         return env
 
     def journal(self) -> list[dict[str, Any]]:
@@ -195,13 +207,17 @@ class _Run:
 
 
 @contextlib.asynccontextmanager
-async def _client_config(settings: ScenarioSettings, redis_url: str) -> AsyncIterator[Any]:
+async def _client_config(
+    settings: ScenarioSettings, redis_url: str, events_stream: str | None = None
+) -> AsyncIterator[Any]:
     """Configure AsyncTasQ's process-global state for dispatching; restore it after (closing
-    the event emitter it installed: its Redis connection would otherwise be left open)."""
+    the event emitters it installed: their Redis connections would otherwise be left open).
+    With ``events_stream``, a tasqlake ``RedisStreamEmitter`` writing that stream is registered
+    next to the Pub/Sub emitter."""
     from asynctasq.config import Config
     from asynctasq.core.dispatcher import Dispatcher
     from asynctasq.drivers.redis_driver import RedisDriver
-    from asynctasq.monitoring import EventRegistry, RedisEventEmitter
+    from asynctasq.monitoring import EventEmitter, EventRegistry, RedisEventEmitter
 
     saved = (Config._instance, set(EventRegistry._emitters), EventRegistry._disabled)
     try:
@@ -219,13 +235,18 @@ async def _client_config(settings: ScenarioSettings, redis_url: str) -> AsyncIte
                 "retry_strategy": "fixed",
             },
         )
-        emitter = RedisEventEmitter(redis_url, settings.channel)
-        EventRegistry._emitters = {emitter}
+        emitters: list[EventEmitter] = [RedisEventEmitter(redis_url, settings.channel)]
+        if events_stream is not None:
+            from tasqlake.emitter import RedisStreamEmitter
+
+            emitters.append(RedisStreamEmitter(redis_url, events_stream))
+        EventRegistry._emitters = set(emitters)
         EventRegistry._disabled = False
         try:
             yield Dispatcher(RedisDriver(url=redis_url))
         finally:
-            await emitter.close()
+            for emitter in emitters:
+                await emitter.close()
     finally:
         Config._instance, EventRegistry._emitters, EventRegistry._disabled = saved
 
@@ -356,7 +377,7 @@ async def _run_async(run: _Run, capturer: RawCapturer) -> ScenarioResult:
     s = run.settings
     client = redis.Redis.from_url(run.env.redis_url)
     try:
-        async with _client_config(s, run.env.redis_url) as dispatcher:
+        async with _client_config(s, run.env.redis_url, run.events_stream) as dispatcher:
             started = time.time()
             await _scenario(run, dispatcher)
             deadline = time.monotonic() + s.quiesce_timeout_s
@@ -403,10 +424,13 @@ def run_scenario(
     hooks: ScenarioHooks | None = None,
     settings: ScenarioSettings | None = None,
     workdir: Path | None = None,
+    events_stream: str | None = None,
 ) -> ScenarioResult:
     """Run the whole scenario; always tears every process down before returning.
 
-    Worker/redis logs go to ``workdir`` (a temp dir, removed on success, if not given).
+    Worker/redis logs go to ``workdir`` (a temp dir, removed on success, if not given). With
+    ``events_stream``, every AsyncTasQ process also writes its events to that Redis Stream
+    (``tasqlake.emitter``), next to Pub/Sub.
     """
     hooks = hooks or ScenarioHooks()
     settings = settings or ScenarioSettings()
@@ -422,7 +446,7 @@ def run_scenario(
         capturer.start()
         if hooks.before_dispatch:
             hooks.before_dispatch(env)
-        run = _Run(env, settings, wd / "journal.jsonl")
+        run = _Run(env, settings, wd / "journal.jsonl", events_stream)
         result = asyncio.run(_run_async(run, capturer))
         result.payloads = capturer.stop()[: len(result.payloads)]
         capturer = None

@@ -4,6 +4,10 @@ Run as a script (``python worker_main.py --queues a,b ...``). Configuration of
 the driver, the event emitter and the retry policy comes from the ASYNCTASQ_*
 environment, exactly as in a deployment. The AsyncTasQ CLI cannot set the
 heartbeat interval or the worker id, so this wraps the public ``Worker`` class.
+
+With ``TASQLAKE_INTEROP_EVENTS_STREAM=<key>`` in the environment (``scenario.STREAM_ENV``), the
+worker also writes its events to that Redis Stream: ``tasqlake.emitter.install()`` after its
+``EventRegistry.init()``, as an application does (the Redis URL is AsyncTasQ's own).
 """
 
 from __future__ import annotations
@@ -27,11 +31,17 @@ from asynctasq.monitoring import EventRegistry  # noqa: E402
 
 from tests.interop.tasks_app import WORKER_ENV, journal  # noqa: E402
 
+STREAM_ENV = "TASQLAKE_INTEROP_EVENTS_STREAM"  # == scenario.STREAM_ENV (not imported: a script)
+
 
 async def _main(args: argparse.Namespace) -> None:
     config = Config.get()
     driver = DriverFactory.create(config.driver, config)
     EventRegistry.init()
+    if stream := os.environ.get(STREAM_ENV):
+        from tasqlake.emitter import RedisStreamEmitter, install
+
+        install(RedisStreamEmitter(stream=stream))
     worker = Worker(
         queue_driver=driver,
         queues=args.queues.split(","),
