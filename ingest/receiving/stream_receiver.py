@@ -90,6 +90,9 @@ class _Stream:
     name: str
     key: bytes
     history: bool = True  # reading this consumer's own pending entries first
+    #: where the next read of those pending entries starts (after the last one returned: they
+    #: stay pending until acknowledged, so reading from 0 again would return them again)
+    history_from: bytes = b"0"
     last_id: bytes = b"0-0"  # the last entry given to us
     reported_lost: int = 0
 
@@ -166,7 +169,7 @@ class StreamReceiver:
         try:
             for stream in self._streams:
                 self._create_group(connection, stream, recreated=False)
-                stream.history = True
+                stream.history, stream.history_from = True, b"0"
         except (_Lost, BrokerError):
             connection.close()
             raise
@@ -250,7 +253,7 @@ class StreamReceiver:
                 "XREADGROUP", "GROUP", self.config.group, self.config.consumer,
                 "COUNT", str(self.config.batch), *block,
                 "STREAMS", *(s.name for s in reading),
-                *("0" if s.history else ">" for s in reading),
+                *(s.history_from if s.history else b">" for s in reading),
             )
         )  # fmt: skip
         claim = time.monotonic() >= self._next_claim and not history
@@ -274,7 +277,10 @@ class StreamReceiver:
         for key, items in read or []:
             entries.setdefault(key, []).extend(items)
         for stream in history:
-            if not entries.get(stream.key):
+            items = entries.get(stream.key)
+            if items:
+                stream.history_from = items[-1][0]
+            else:
                 stream.history = False  # own pending entries done: new ones from now on
         if claim:
             for stream, reply in zip(
@@ -388,7 +394,7 @@ class StreamReceiver:
             raise BrokerError(f"Redis refused XREADGROUP: {error}")
         for stream in self._streams:
             self._create_group(connection, stream, recreated=True)
-            stream.history = True
+            stream.history, stream.history_from = True, b"0"
             stream.reported_lost = 0
 
     def _write_gap(
