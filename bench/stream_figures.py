@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import redis
+
 from bench.figures import Figure, render
 from bench.ingest_figures import UNLIMITED, ingester, publish, realistic_payloads
 from tasqlake.ingest.receiving.connection import encode_command
@@ -57,6 +59,15 @@ def _drain(url: str, payloads: list[bytes], workdir: Path, stream: bool) -> floa
             time.sleep(0.02)
         took = time.monotonic() - resumed
         stored = ing.counts()[1]
+        if stream:  # acknowledged too (XACK follows the WAL fsync, every second by default)
+            client = redis.Redis.from_url(url)
+            settle = time.monotonic() + 30
+            while client.xpending(STREAM, "tasqlake")["pending"] and time.monotonic() < settle:
+                time.sleep(0.05)
+            left = client.xpending(STREAM, "tasqlake")["pending"]
+            client.close()
+            if left:
+                raise RuntimeError(f"{left:,} entries still pending 30 s after all were stored")
     if stored < len(payloads):
         raise RuntimeError(f"the ingester stored {stored:,} of {len(payloads):,} within 600 s")
     return stored / took
