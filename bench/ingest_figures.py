@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,6 +165,36 @@ def ingester(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def timed_drain(
+    url: str,
+    workdir: Path,
+    count: int,
+    fill: Callable[[int], object],
+    *,
+    lake_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    settle: Callable[[], None] | None = None,
+) -> float:
+    """Events/s until an ingester has *stored* ``count`` events that ``fill(port)`` put into
+    Redis while it was frozen (SIGSTOP); ``settle`` runs before the ingester is stopped."""
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    with ingester(url, workdir, lake_args=lake_args, env=env) as ing:
+        ing.signal(signal.SIGSTOP)
+        fill(port)
+        resumed = time.monotonic()
+        ing.signal(signal.SIGCONT)
+        deadline = resumed + 600
+        while ing.counts()[1] < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        took = time.monotonic() - resumed
+        stored = ing.counts()[1]
+        if settle is not None:
+            settle()
+    if stored < count:
+        raise RuntimeError(f"the ingester stored {stored:,} of {count:,} within 600 s")
+    return stored / took
 
 
 def _wait_subscribed(url: str, timeout: float = 30) -> None:

@@ -13,13 +13,12 @@ figures measure tasqlake's S3 path (requests, listing, encoding), not a network.
 
 from __future__ import annotations
 
-import signal
 import tempfile
 import time
 from pathlib import Path
 
 from bench.figures import Figure
-from bench.ingest_figures import UNLIMITED, ingester, publish, realistic_payloads
+from bench.ingest_figures import UNLIMITED, publish, realistic_payloads, timed_drain
 from bench.query_figures import last_event_time, median_seconds
 from tasqlake import queries
 from tasqlake.lake.storage import Lake
@@ -27,26 +26,6 @@ from tasqlake.local_redis import private_redis
 from tasqlake.local_s3 import SeaweedS3
 
 BUCKET = "bench"
-
-
-def _drain(
-    url: str, payloads: list[bytes], workdir: Path, lake_args: list[str], env: dict[str, str]
-) -> float:
-    """Events/s until an ingester of ``lake_args`` has stored every payload."""
-    port = int(url.rsplit(":", 1)[1].split("/")[0])
-    with ingester(url, workdir, lake_args=lake_args, env=env) as ing:
-        ing.signal(signal.SIGSTOP)
-        publish(port, payloads)
-        resumed = time.monotonic()
-        ing.signal(signal.SIGCONT)
-        deadline = resumed + 600
-        while ing.counts()[1] < len(payloads) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        took = time.monotonic() - resumed
-        stored = ing.counts()[1]
-    if stored < len(payloads):
-        raise RuntimeError(f"the ingester stored {stored:,} of {len(payloads):,} within 600 s")
-    return stored / took
 
 
 def drain_figure(count: int) -> Figure:
@@ -59,7 +38,13 @@ def drain_figure(count: int) -> Figure:
     ):
         server.create_bucket(BUCKET)
         local_dir = Path(tmp) / "local"
-        local = _drain(url, payloads, local_dir, ["--lake", str(local_dir / "lake")], {})
+        local = timed_drain(
+            url,
+            local_dir,
+            len(payloads),
+            lambda port: publish(port, payloads),
+            lake_args=["--lake", str(local_dir / "lake")],
+        )
         s3_dir = Path(tmp) / "remote"
         env = {
             "AWS_ACCESS_KEY_ID": server.access_key,
@@ -67,7 +52,10 @@ def drain_figure(count: int) -> Figure:
             "TASQLAKE_STATE_DIR": str(s3_dir / "state"),
         }
         lake_args = ["--lake", f"s3://{BUCKET}/drain", "--s3-endpoint", server.endpoint]
-        remote = _drain(url, payloads, s3_dir, lake_args, env)
+        remote = timed_drain(
+            url, s3_dir, len(payloads), lambda port: publish(port, payloads), lake_args=lake_args,
+            env=env,
+        )  # fmt: skip
     return Figure(
         f"ingest drain into the S3 lake, {count / 1e6:g}M backlog",
         remote,

@@ -9,7 +9,6 @@ is checked at the end: nothing left pending.
 
 from __future__ import annotations
 
-import signal
 import socket
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 import redis
 
 from bench.figures import Figure, render
-from bench.ingest_figures import UNLIMITED, ingester, publish, realistic_payloads
+from bench.ingest_figures import UNLIMITED, publish, realistic_payloads, timed_drain
 from tasqlake.ingest.receiving.connection import encode_command
 from tasqlake.local_redis import private_redis
 from tasqlake.schemas.constants import STREAM_PAYLOAD_FIELD
@@ -42,35 +41,18 @@ def add_entries(port: int, payloads: list[bytes], chunk: int = 2000) -> float:
         return time.perf_counter() - started
 
 
-def _drain(url: str, payloads: list[bytes], workdir: Path, stream: bool) -> float:
-    port = int(url.rsplit(":", 1)[1].split("/")[0])
-    extra = ["--lake", str(workdir / "lake")] + (["--stream", STREAM] if stream else [])
-    with ingester(url, workdir, lake_args=extra) as ing:
-        time.sleep(0.5)  # the group is created (stream) right after connecting
-        ing.signal(signal.SIGSTOP)
-        if stream:
-            add_entries(port, payloads)
-        else:
-            publish(port, payloads)
-        resumed = time.monotonic()
-        ing.signal(signal.SIGCONT)
-        deadline = resumed + 600
-        while ing.counts()[1] < len(payloads) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        took = time.monotonic() - resumed
-        stored = ing.counts()[1]
-        if stream:  # acknowledged too (XACK follows the WAL fsync, every second by default)
-            client = redis.Redis.from_url(url)
-            settle = time.monotonic() + 30
-            while client.xpending(STREAM, "tasqlake")["pending"] and time.monotonic() < settle:
-                time.sleep(0.05)
-            left = client.xpending(STREAM, "tasqlake")["pending"]
-            client.close()
-            if left:
-                raise RuntimeError(f"{left:,} entries still pending 30 s after all were stored")
-    if stored < len(payloads):
-        raise RuntimeError(f"the ingester stored {stored:,} of {len(payloads):,} within 600 s")
-    return stored / took
+def _all_acknowledged(url: str) -> None:
+    """Every entry acknowledged too (XACK follows the WAL fsync, every second by default)."""
+    client = redis.Redis.from_url(url)
+    try:
+        settle = time.monotonic() + 30
+        while client.xpending(STREAM, "tasqlake")["pending"] and time.monotonic() < settle:
+            time.sleep(0.05)
+        left = client.xpending(STREAM, "tasqlake")["pending"]
+    finally:
+        client.close()
+    if left:
+        raise RuntimeError(f"{left:,} entries still pending 30 s after all were stored")
 
 
 def stream_drain_figure(count: int) -> Figure:
@@ -79,8 +61,22 @@ def stream_drain_figure(count: int) -> Figure:
         private_redis(extra_args=UNLIMITED) as url,
         tempfile.TemporaryDirectory(prefix="tasqlake-bench-") as tmp,
     ):
-        pubsub = _drain(url, payloads, Path(tmp) / "pubsub", stream=False)
-        streamed = _drain(url, payloads, Path(tmp) / "stream", stream=True)
+        pubsub_dir, stream_dir = Path(tmp) / "pubsub", Path(tmp) / "stream"
+        pubsub = timed_drain(
+            url,
+            pubsub_dir,
+            len(payloads),
+            lambda port: publish(port, payloads),
+            lake_args=["--lake", str(pubsub_dir / "lake")],
+        )
+        streamed = timed_drain(
+            url,
+            stream_dir,
+            len(payloads),
+            lambda port: add_entries(port, payloads),
+            lake_args=["--lake", str(stream_dir / "lake"), "--stream", STREAM],
+            settle=lambda: _all_acknowledged(url),
+        )
     return Figure(
         f"drain a {count / 1e6:g}M-entry stream backlog (consumer group, XACK after fsync)",
         streamed,

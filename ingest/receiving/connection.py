@@ -10,7 +10,11 @@ Pub/Sub loop. Every failure becomes a :class:`~tasqlake.schemas.errors.BrokerErr
 from __future__ import annotations
 
 import contextlib
+import logging
+import random
 import socket
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import hiredis
@@ -20,6 +24,8 @@ from redis.connection import ConnectionInterface, ConnectionPool
 from tasqlake.ingest.receiving.redis_options import RedisOptions, tls_hint
 from tasqlake.schemas.errors import BrokerError
 from tasqlake.schemas.settings import mask_url
+
+log = logging.getLogger(__name__)
 
 #: Socket receive buffer asked for: room for bursts while a batch is being written.
 RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024
@@ -95,3 +101,30 @@ def open_connection(
 def _short(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+def reconnect_with_backoff(
+    connect: Callable[[], RawConnection],
+    stop: threading.Event,
+    url: str,
+    base_delay: float,
+    max_delay: float,
+) -> RawConnection | None:
+    """``connect()`` until it works or ``stop`` is set (then None): capped exponential backoff
+    with jitter between attempts, the first failure and the recovery logged once each. A
+    ``BrokerError`` is a failed attempt; ``connect`` may raise others to give up."""
+    attempt = 0
+    masked = mask_url(url)
+    while not stop.is_set():
+        try:
+            connection = connect()
+        except BrokerError as error:
+            if attempt == 0:
+                log.warning("reconnecting to %s: %s", masked, error)
+            attempt += 1
+            delay = min(max_delay, base_delay * 2 ** min(attempt, 20))
+            stop.wait(delay * random.uniform(0.5, 1.0))
+            continue
+        log.info("reconnected to %s after %d attempts", masked, attempt + 1)
+        return connection
+    return None

@@ -12,7 +12,6 @@ jitter, and writes the window it was not subscribed as a gap record.
 from __future__ import annotations
 
 import logging
-import random
 import socket
 import threading
 import time
@@ -23,7 +22,11 @@ import hiredis
 import msgspec
 
 from tasqlake.ingest.receiving import gap_records as gaps
-from tasqlake.ingest.receiving.connection import RawConnection, open_connection
+from tasqlake.ingest.receiving.connection import (
+    RawConnection,
+    open_connection,
+    reconnect_with_backoff,
+)
 from tasqlake.ingest.receiving.redis_options import RedisOptions
 from tasqlake.ingest.service.counters import Counters
 from tasqlake.ingest.wal.format import GAP, MESSAGES
@@ -136,25 +139,16 @@ class Receiver:
         return connection
 
     def _reconnect(self) -> RawConnection | None:
-        attempt = 0
-        url = mask_url(self.config.redis_url)
-        while not self._stop.is_set():
-            try:
-                connection = self._subscribe()
-            except BrokerError as error:
-                if attempt == 0:
-                    log.warning("reconnecting to %s: %s", url, error)
-                attempt += 1
-                delay = min(
-                    self.config.reconnect_max_delay,
-                    self.config.reconnect_base_delay * 2 ** min(attempt, 20),
-                )
-                self._stop.wait(delay * random.uniform(0.5, 1.0))
-                continue
-            log.info("reconnected to %s after %d attempts", url, attempt + 1)
+        connection = reconnect_with_backoff(
+            self._subscribe,
+            self._stop,
+            self.config.redis_url,
+            self.config.reconnect_base_delay,
+            self.config.reconnect_max_delay,
+        )
+        if connection is not None:
             self.counters.add("reconnects")
-            return connection
-        return None
+        return connection
 
     def _mark_lost(self, reason: str) -> None:
         self.subscribed.clear()

@@ -29,7 +29,6 @@ recreated: the group is created again and the window recorded without a count.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections import deque
@@ -40,7 +39,12 @@ import hiredis
 import msgspec
 
 from tasqlake.ingest.receiving import gap_records as gaps
-from tasqlake.ingest.receiving.connection import RawConnection, encode_command, open_connection
+from tasqlake.ingest.receiving.connection import (
+    RawConnection,
+    encode_command,
+    open_connection,
+    reconnect_with_backoff,
+)
 from tasqlake.ingest.receiving.receiver import now_us
 from tasqlake.ingest.receiving.redis_options import RedisOptions
 from tasqlake.ingest.service.counters import Counters
@@ -185,23 +189,22 @@ class StreamReceiver:
         return connection
 
     def _reconnect(self) -> RawConnection | None:
-        attempt = 0
-        while not self._stop.is_set():
+        def connect() -> RawConnection:
             try:
-                connection = self._connect()
-            except (BrokerError, _Lost) as error:
-                if attempt == 0:
-                    log.warning("reconnecting to %s: %s", mask_url(self.config.redis_url), error)
-                attempt += 1
-                delay = min(
-                    self.config.reconnect_max_delay,
-                    self.config.reconnect_base_delay * 2 ** min(attempt, 20),
-                )
-                self._stop.wait(delay * random.uniform(0.5, 1.0))
-                continue
+                return self._connect()
+            except _Lost as lost:  # connected, then lost while creating the group
+                raise BrokerError(str(lost)) from lost
+
+        connection = reconnect_with_backoff(
+            connect,
+            self._stop,
+            self.config.redis_url,
+            self.config.reconnect_base_delay,
+            self.config.reconnect_max_delay,
+        )
+        if connection is not None:
             self.counters.add("reconnects")
-            return connection
-        return None
+        return connection
 
     def _create_group(self, connection: RawConnection, stream: _Stream, *, recreated: bool) -> None:
         """Create the group if missing. A new group reads what the stream holds; entries trimmed

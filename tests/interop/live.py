@@ -32,6 +32,21 @@ def cli_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("TASQLAKE_")}
 
 
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``tasqlake ARGS`` as a user runs it (:func:`tasqlake_argv`, :func:`cli_env`); asserts it
+    exits 0 and returns it (stdout, stderr as text)."""
+    done = subprocess.run(
+        [*tasqlake_argv(), *args],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 @dataclass
 class LiveRun:
     result: ScenarioResult

@@ -17,7 +17,6 @@ microseconds (DuckDB's infinities and Spark's sentinels as one value), floats wi
 from __future__ import annotations
 
 import math
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -34,7 +33,7 @@ from tasqlake.queries.spark_sql import spark_catalogue
 from tasqlake.schemas.errors import QueryError
 from tasqlake.simulator import SimulationSpec, simulate
 from tasqlake.spark import SparkCatalogue, register
-from tests.interop.live import cli_env, tasqlake_argv
+from tests.interop.live import run_cli
 from tests.queries.helpers import write_events
 from tests.queries.history import task_event
 
@@ -118,15 +117,7 @@ def _seconds(event: dict[str, Any]) -> float:
 @pytest.fixture(scope="module")
 def real_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     lake = tmp_path_factory.mktemp("spark-real") / "lake"
-    done = subprocess.run(
-        [*tasqlake_argv(), "import", str(DATA / "stream.msgpack"), "--lake", str(lake)],
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    run_cli("import", str(DATA / "stream.msgpack"), "--lake", str(lake))
     return Lake(lake)
 
 

@@ -18,7 +18,7 @@ from tasqlake.queries.loader import load
 from tasqlake.queries.macro_expansion import DIALECT, Expander, parse_macro, parse_statement
 from tasqlake.queries.spark_sql import FUNCTION_SIGNATURES, iter_script, spark_catalogue
 from tasqlake.schemas.errors import QueryError, StorageError
-from tests.interop.live import cli_env, tasqlake_argv
+from tests.interop.live import cli_env, run_cli, tasqlake_argv
 from tests.queries.test_spark import DATA
 
 #: What must never reach Spark: DuckDB's spellings that Spark lacks or reads otherwise.
@@ -39,13 +39,7 @@ def _expander() -> Expander:
 @pytest.fixture(scope="module")
 def real_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     lake = tmp_path_factory.mktemp("expansion") / "lake"
-    subprocess.run(
-        [*tasqlake_argv(), "import", str(DATA / "stream.msgpack"), "--lake", str(lake)],
-        env=cli_env(),
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
+    run_cli("import", str(DATA / "stream.msgpack"), "--lake", str(lake))
     return Lake(lake)
 
 
@@ -113,15 +107,7 @@ def test_a_wrong_call_names_the_macro_file() -> None:
 
 
 def test_views_dialect_spark_prints_the_whole_catalogue() -> None:
-    done = subprocess.run(
-        [*tasqlake_argv(), "views", "--dialect", "spark"],
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_cli("views", "--dialect", "spark")
     assert done.stdout == "\n".join(iter_script()) + "\n"
     for obj in load():
         if obj.kind == "view":
