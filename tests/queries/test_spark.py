@@ -16,6 +16,7 @@ microseconds (DuckDB's infinities and Spark's sentinels as one value), floats wi
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -61,6 +62,9 @@ def spark() -> Iterator[Any]:
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("OFF")
+    # py4j logs "Closing down clientserver connection" from __del__ at interpreter exit, after
+    # pytest closed the streams ("--- Logging error ---"): not worth a line
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     yield session
     session.stop()
 
