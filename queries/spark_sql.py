@@ -39,8 +39,6 @@ from sqlglot.dialects.spark import Spark
 from sqlglot.generators.spark import SparkGenerator
 
 from tasqlake.queries.connection import (
-    CHAIN_FILES_GLOB_VARIABLE,
-    EVENTS_GLOB_VARIABLE,
     connect,
 )
 from tasqlake.queries.loader import SqlObject, load
@@ -140,10 +138,6 @@ def relation_of(variable: str, prefix: str) -> str:
     if match is None:
         raise QueryError(f"{variable!r} is not a lake glob variable")
     return prefix + match[1]
-
-
-def listing_variables() -> tuple[str, ...]:
-    return (EVENTS_GLOB_VARIABLE, CHAIN_FILES_GLOB_VARIABLE)
 
 
 # --- step 2: unions by name ---------------------------------------------------------------------

@@ -162,9 +162,10 @@ def _define_files(catalogue: SparkCatalogue) -> None:
     spark = catalogue.spark
     globs = lake_variables(catalogue.lake)
     listing = _listing(catalogue.lake)
+    patterns = {variable: _glob_pattern(glob) for variable, glob in globs.items()}
     catalogue.files = {
-        variable: [uri for uri in listing if _glob_pattern(glob).match(uri)]
-        for variable, glob in globs.items()
+        variable: [uri for uri in listing if pattern.match(uri)]
+        for variable, pattern in patterns.items()
     }
     defined: dict[str, FilesRelation] = {}
     for statement in catalogue.statements:
