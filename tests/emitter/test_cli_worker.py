@@ -1,30 +1,31 @@
 """``python -m tasqlake.emitter worker …``: a REAL AsyncTasQ worker started from AsyncTasQ's
 own command line, with the stream emitter installed, configured only by the ASYNCTASQ_*
-environment. Every event the run publishes on Pub/Sub (the dispatcher's and the worker's:
+environment; for each AsyncTasQ release the interop tests cover (1.7.0 and 1.4.1: worker and
+dispatching application both run by that release's interpreter).
+
+Every event the run publishes on Pub/Sub (the dispatcher's and the worker's:
 online, heartbeats, started, reenqueued, completed, failed, offline) is in the stream, byte for
 byte, and nothing else is."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from asynctasq.config import Config
-from asynctasq.core.dispatcher import cleanup
+import redis
 
-from tasqlake.emitter import install
 from tasqlake.schemas.constants import DEFAULT_CHANNEL, DEFAULT_STREAM
 from tests.emitter.events import decoded
 from tests.emitter.test_emitter import stream_payloads
 from tests.interop.capture import RawCapturer
+from tests.interop.live import ASYNCTASQ_RELEASES
 from tests.interop.procs import ProcessRegistry
-from tests.interop.tasks_app import ChargeCardTask, SendEmailTask, SyncLedgerTask
+from tests.interop.scenario import asynctasq_python
 
 pytestmark = pytest.mark.interop
 
@@ -71,41 +72,44 @@ def wait_until(
         time.sleep(0.05)
 
 
-async def dispatch(redis_url: str) -> None:
-    """Dispatch from this process as an application does (install(), then AsyncTasQ's own
-    dispatch path): two quick successes, one that fails once then succeeds, one that fails for
-    good on its only attempt."""
-    Config.set(
-        driver="redis",
-        redis={"url": redis_url},
-        events={"enable_all": True, "enable_event_emitter_redis": True},
-        task_defaults={"max_attempts": 3, "retry_delay": 1, "retry_strategy": "fixed"},
-    )
-    install()
-    try:
-        for task in (
-            SendEmailTask(sleep_s=0.01),
-            SendEmailTask(sleep_s=0.01),
-            ChargeCardTask(sleep_s=0.01, fail_times=1),
-            SyncLedgerTask(sleep_s=0.01, fail_times=99).max_attempts(1),
-        ):
-            await task.on_queue(QUEUE).dispatch()
-    finally:
-        await cleanup()
+def dispatch(python: str, redis_url: str, log: Path) -> None:
+    """Dispatch as an application does (tests/emitter/dispatch_app.py), with ``python``."""
+    env = worker_env(redis_url)
+    with log.open("ab") as out:
+        done = subprocess.run(
+            [python, "-m", "tests.emitter.dispatch_app", redis_url, QUEUE],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, log.read_text()[-4000:]
 
 
-def test_a_cli_worker_writes_every_event_to_the_stream(redis_url: str, tmp_path: Path) -> None:
+@pytest.fixture(params=ASYNCTASQ_RELEASES, ids=lambda r: f"asynctasq-{r}")
+def python(request: pytest.FixtureRequest) -> str:
+    """The interpreter of each AsyncTasQ release the tests cover (scripts/asynctasq-env)."""
+    return asynctasq_python(request.param)
+
+
+def test_a_cli_worker_writes_every_event_to_the_stream(
+    python: str, redis_url: str, tmp_path: Path
+) -> None:
     log = tmp_path / "worker.log"
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushall()  # the module's Redis: each release's run starts from an empty stream
     capturer = RawCapturer(redis_url, DEFAULT_CHANNEL)
     capturer.start()  # subscribed before anything is emitted
     registry = ProcessRegistry()
     try:
-        argv = [sys.executable, "-m", "tasqlake.emitter", "worker", "--queues", QUEUE]
+        argv = [python, "-m", "tasqlake.emitter", "worker", "--queues", QUEUE]
         worker = registry.spawn(
             [*argv, "--concurrency", "2"], env=worker_env(redis_url), cwd=tmp_path, log_path=log
         )
         wait_until(lambda: event_types(redis_url)["worker_online"], "no worker_online", log)
-        asyncio.run(dispatch(redis_url))
+        dispatch(python, redis_url, tmp_path / "dispatch.log")
 
         def finished() -> bool:
             seen = event_types(redis_url)

@@ -14,8 +14,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .procs import ProcessRegistry
-from .scenario import ScenarioEnv, ScenarioHooks, ScenarioResult
+import pytest
+
+from .procs import ProcessRegistry, left_behind
+from .scenario import (
+    INSTALLED_ASYNCTASQ,
+    OLDER_ASYNCTASQ,
+    ScenarioEnv,
+    ScenarioHooks,
+    ScenarioResult,
+    run_scenario,
+)
 
 INGEST_FLUSH_S = 0.2
 INGEST_STOP_TIMEOUT_S = 30.0
@@ -49,6 +58,7 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
 
 @dataclass
 class LiveRun:
+    release: str  # the AsyncTasQ release whose workers, driver and dispatcher ran
     result: ScenarioResult
     lake: Path
     ingest_exit_code: int | None
@@ -115,3 +125,42 @@ class IngestHooks:
 
     def hooks(self) -> ScenarioHooks:
         return ScenarioHooks(self.before_dispatch, self.at_quiescence)
+
+
+#: Newest first: a run with ``-x`` meets the installed release's failures first.
+ASYNCTASQ_RELEASES = (INSTALLED_ASYNCTASQ, *OLDER_ASYNCTASQ)
+
+
+class LiveRuns:
+    """The live runs made so far in this session, by release."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self._factory = factory
+        self._runs: dict[str, LiveRun] = {}
+
+    def get(self, release: str) -> LiveRun:
+        if release not in self._runs:
+            self._runs[release] = self._run(release)
+        return self._runs[release]
+
+    def _run(self, release: str) -> LiveRun:
+        workdir = self._factory.mktemp(f"interop-live-{release}")
+        ingest = IngestHooks()
+        started = time.monotonic()
+        try:
+            result = run_scenario(hooks=ingest.hooks(), workdir=workdir, asynctasq=release)
+        finally:
+            leftovers = left_behind(ingest.process_groups)
+        assert ingest.lake is not None and ingest.log is not None
+        return LiveRun(
+            release=release,
+            result=result,
+            lake=ingest.lake,
+            ingest_exit_code=ingest.exit_code,
+            ingest_log=ingest.log,
+            ingest_started_at=ingest.started_at,
+            ingest_stopped_s=ingest.stop_s,
+            seconds=time.monotonic() - started,
+            process_groups=ingest.process_groups,
+            leftovers=leftovers,
+        )

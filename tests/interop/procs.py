@@ -27,6 +27,7 @@ class ProcessRegistry:
 
     def __init__(self) -> None:
         self._procs: list[subprocess.Popen[bytes]] = []
+        self._adopted: list[int] = []  # process groups another process started for this run
         self._logs: list[IO[bytes]] = []
         atexit.register(self.kill_all)
 
@@ -37,7 +38,10 @@ class ProcessRegistry:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
         log_path: Path | None = None,
+        piped: bool = False,
     ) -> subprocess.Popen[bytes]:
+        """Start ``argv`` in its own session, output to ``log_path`` (else discarded). With
+        ``piped``, its stdin and stdout are pipes to this process (stderr goes to the log)."""
         out: IO[bytes] | int = subprocess.DEVNULL
         if log_path is not None:
             fh = log_path.open("ab")
@@ -47,17 +51,22 @@ class ProcessRegistry:
             argv,
             env=env,
             cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE if piped else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if piped else out,
+            stderr=out if piped else subprocess.STDOUT,
             start_new_session=True,
         )
         self._procs.append(proc)
         return proc
 
+    def adopt(self, pgid: int) -> None:
+        """Track a process group a child started (``kill_all`` kills it too)."""
+        self._adopted.append(pgid)
+
     def pids(self) -> list[int]:
-        """Pids of the children started so far (each is also its process group's id)."""
-        return [p.pid for p in self._procs]
+        """Pids of the children started so far and of the groups adopted (each pid is also its
+        process group's id)."""
+        return [p.pid for p in self._procs] + self._adopted
 
     @staticmethod
     def signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
@@ -83,9 +92,17 @@ class ProcessRegistry:
                 os.killpg(proc.pid, signal.SIGKILL)  # stragglers left in the group
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(5)
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
+        for pgid in self._adopted:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
         for fh in self._logs:
             fh.close()
         self._procs.clear()
+        self._adopted.clear()
         self._logs.clear()
 
 

@@ -1,5 +1,15 @@
-"""Run the REAL AsyncTasQ 1.7.0 (workers, dispatcher, Redis driver, Redis event emitter)
-through a scenario that exercises every path, and capture the truth.
+"""Run the REAL AsyncTasQ (workers, dispatcher, Redis driver, Redis event emitter) through a
+scenario that exercises every path, and capture the truth.
+
+The AsyncTasQ side (the dispatcher, the workers it starts, the driver's numbers at the end) runs
+in a child process, ``python -m tests.interop.scenario --drive SPEC``, with the interpreter of
+the AsyncTasQ release under test: ``run_scenario(asynctasq=None)`` is the one installed here
+(1.7.0, the dev extra's pin), ``run_scenario(asynctasq="1.4.1")`` the environment
+``scripts/asynctasq-env 1.4.1`` builds. This process keeps the private redis-server, the raw
+Pub/Sub capture and the hooks. The child reports each worker's pid (``pid N`` lines, so this
+process kills them should anything fail), then ``quiet {truth, driver_stats}`` once the system
+is quiet and the driver was read; it stops its workers when this process writes a line (or
+closes the pipe).
 
 Usage from a test::
 
@@ -31,6 +41,7 @@ import asyncio
 import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -63,6 +74,13 @@ QUEUES = ["emails", "reports", "billing", "crunch", "orphan"]  # orphan: no work
 #: Set (to the stream's key) in the workers' environment when ``run_scenario(events_stream=…)``:
 #: worker_main.py then installs tasqlake's stream emitter.
 STREAM_ENV = "TASQLAKE_INTEROP_EVENTS_STREAM"
+#: The AsyncTasQ releases the interop tests run, oldest first: the last one encoding with
+#: msgpack-python and awaiting every publish (1.4.1), and the newest (1.7.0, msgspec,
+#: fire-and-forget task events). The installed one is the dev extra's pin.
+INSTALLED_ASYNCTASQ = "1.7.0"
+OLDER_ASYNCTASQ = ("1.4.1",)
+#: The whole AsyncTasQ side of a run (workers, dispatch, quiescence, driver read), at most.
+DRIVE_TIMEOUT_S = 150.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +141,7 @@ class _Run:
     settings: ScenarioSettings
     journal_path: Path
     events_stream: str | None = None
+    announce: Callable[[int], None] | None = None  # told each worker's pid (process group)
     dispatches: list[Dispatch] = field(default_factory=list)
     workers: dict[str, WorkerRun] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -175,6 +194,8 @@ class _Run:
             log_path=self.env.workdir / f"worker-{role}.log",
         )
         w.pid = proc.pid
+        if self.announce is not None:
+            self.announce(proc.pid)
         self.workers[role], self.procs[role] = w, proc
         return w
 
@@ -219,7 +240,12 @@ async def _client_config(
     from asynctasq.drivers.redis_driver import RedisDriver
     from asynctasq.monitoring import EventEmitter, EventRegistry, RedisEventEmitter
 
-    saved = (Config._instance, set(EventRegistry._emitters), EventRegistry._disabled)
+    # EventRegistry._disabled exists from 1.5.0 (events off unless enable_all)
+    saved = (
+        Config._instance,
+        set(EventRegistry._emitters),
+        getattr(EventRegistry, "_disabled", None),
+    )
     try:
         Config.set(
             driver="redis",
@@ -241,14 +267,17 @@ async def _client_config(
 
             emitters.append(RedisStreamEmitter(redis_url, events_stream))
         EventRegistry._emitters = set(emitters)
-        EventRegistry._disabled = False
+        if saved[2] is not None:
+            EventRegistry._disabled = False
         try:
             yield Dispatcher(RedisDriver(url=redis_url))
         finally:
             for emitter in emitters:
                 await emitter.close()
     finally:
-        Config._instance, EventRegistry._emitters, EventRegistry._disabled = saved
+        Config._instance, EventRegistry._emitters = saved[0], saved[1]
+        if saved[2] is not None:
+            EventRegistry._disabled = saved[2]
 
 
 async def _dispatch(
@@ -373,7 +402,8 @@ async def _read_driver(redis_url: str) -> dict[str, Any]:
     }
 
 
-async def _run_async(run: _Run, capturer: RawCapturer) -> ScenarioResult:
+async def _run_async(run: _Run) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The timeline, then quiescence and the driver's numbers: ``(truth, driver_stats)``."""
     s = run.settings
     client = redis.Redis.from_url(run.env.redis_url)
     try:
@@ -404,12 +434,11 @@ async def _run_async(run: _Run, capturer: RawCapturer) -> ScenarioResult:
             driver_stats["redis_contents"] = redis_contents(client, QUEUES)
             driver_stats["redis_keys"] = redis_keys(client)
             await asyncio.sleep(0.2)
-            payloads = list(capturer.payloads)
         settings = asdict(s) | {"started_at": started, "asynctasq": _asynctasq_version()}
         truth = build_truth(
             run.dispatches, list(run.workers.values()), run.journal(), QUEUES, snapshot_at, settings
         )
-        return ScenarioResult(payloads, truth, driver_stats, run.env.workdir)
+        return truth, driver_stats
     finally:
         client.close()
 
@@ -420,20 +449,131 @@ def _asynctasq_version() -> str:
     return version("asynctasq")
 
 
+def asynctasq_python(version: str | None) -> str:
+    """The interpreter whose AsyncTasQ is ``version`` (``None``: the one installed here), built
+    by ``scripts/asynctasq-env`` when missing (once; ~20 s)."""
+    if version is None or version == INSTALLED_ASYNCTASQ:
+        return sys.executable
+    done = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "asynctasq-env"), version],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"scripts/asynctasq-env {version} failed:\n{done.stderr[-3000:]}")
+    return str(REPO_ROOT / done.stdout.strip().splitlines()[-1])
+
+
+class _Driver:
+    """This process's side of the ``--drive`` child (see the module's docstring)."""
+
+    def __init__(
+        self, python: str, env: ScenarioEnv, settings: ScenarioSettings, events_stream: str | None
+    ) -> None:
+        spec = {
+            "redis_url": env.redis_url,
+            "port": env.port,
+            "channel": env.channel,
+            "workdir": str(env.workdir),
+            "events_stream": events_stream,
+            "settings": asdict(settings),
+        }
+        self.env = env
+        self.log = env.workdir / "driver.log"
+        child_env = dict(os.environ)
+        child_env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "tests")])
+        child_env["PYTHONUNBUFFERED"] = "1"
+        self.proc = env.registry.spawn(
+            [python, "-m", "tests.interop.scenario", "--drive", json.dumps(spec)],
+            env=child_env,
+            cwd=REPO_ROOT,
+            log_path=self.log,
+            piped=True,
+        )
+
+    def _fail(self, why: str) -> RuntimeError:
+        tail = self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+        return RuntimeError(f"the AsyncTasQ side of the scenario {why}; {self.log}:\n{tail}")
+
+    def wait_quiet(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Adopt the workers the child reports; return its ``(truth, driver_stats)``."""
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + DRIVE_TIMEOUT_S
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
+                raise self._fail(f"did not go quiet within {DRIVE_TIMEOUT_S} s")
+            line = self.proc.stdout.readline().decode()
+            if not line:
+                raise self._fail(f"exited with {self.proc.wait()} before going quiet")
+            kind, _, body = line.partition(" ")
+            if kind == "pid":
+                self.env.registry.adopt(int(body))
+            elif kind == "quiet":
+                done = json.loads(body)
+                return done["truth"], done["driver_stats"]
+
+    def stop(self) -> None:
+        """Tell the child to stop its live workers gracefully; wait for it."""
+        assert self.proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self.proc.stdin.close()
+        try:
+            code = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            raise self._fail("did not stop its workers within 30 s") from None
+        if code != 0:
+            raise self._fail(f"exited with {code}")
+
+
+def _drive(spec: dict[str, Any]) -> None:
+    """The child: run the AsyncTasQ side, report (``pid``, ``quiet``) on the original stdout,
+    wait for the parent's word (a line or end of file), stop the live workers gracefully."""
+    out = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # whatever AsyncTasQ prints goes to the log, not into the protocol
+    registry = ProcessRegistry()
+    env = ScenarioEnv(
+        spec["redis_url"], spec["port"], spec["channel"], Path(spec["workdir"]), registry
+    )
+    settings = ScenarioSettings(**spec["settings"])
+    run = _Run(
+        env,
+        settings,
+        env.workdir / "journal.jsonl",
+        spec["events_stream"],
+        announce=lambda pid: print(f"pid {pid}", file=out),
+    )
+    try:
+        truth, driver_stats = asyncio.run(_run_async(run))
+        print("quiet " + json.dumps({"truth": truth, "driver_stats": driver_stats}), file=out)
+        sys.stdin.readline()
+        for proc in run.procs.values():  # graceful end for the live workers
+            if proc.poll() is None:
+                registry.stop(proc, timeout=10)
+    finally:
+        registry.kill_all()
+
+
 def run_scenario(
     hooks: ScenarioHooks | None = None,
     settings: ScenarioSettings | None = None,
     workdir: Path | None = None,
     events_stream: str | None = None,
+    asynctasq: str | None = None,
 ) -> ScenarioResult:
     """Run the whole scenario; always tears every process down before returning.
 
     Worker/redis logs go to ``workdir`` (a temp dir, removed on success, if not given). With
     ``events_stream``, every AsyncTasQ process also writes its events to that Redis Stream
-    (``tasqlake.emitter``), next to Pub/Sub.
+    (``tasqlake.emitter``), next to Pub/Sub. ``asynctasq``: the release whose workers, driver
+    and dispatcher run (``None``: the installed one; else one of :data:`OLDER_ASYNCTASQ`).
     """
     hooks = hooks or ScenarioHooks()
     settings = settings or ScenarioSettings()
+    python = asynctasq_python(asynctasq)
     own_tmp = workdir is None
     wd = Path(tempfile.mkdtemp(prefix="tasqlake-interop-")) if own_tmp else workdir
     assert wd is not None
@@ -446,15 +586,15 @@ def run_scenario(
         capturer.start()
         if hooks.before_dispatch:
             hooks.before_dispatch(env)
-        run = _Run(env, settings, wd / "journal.jsonl", events_stream)
-        result = asyncio.run(_run_async(run, capturer))
-        result.payloads = capturer.stop()[: len(result.payloads)]
+        driver = _Driver(python, env, settings, events_stream)
+        truth, driver_stats = driver.wait_quiet()
+        seen = capturer.count()
+        payloads = capturer.stop()[:seen]
         capturer = None
+        result = ScenarioResult(payloads, truth, driver_stats, wd)
         if hooks.at_quiescence:
             hooks.at_quiescence(env, result)
-        for proc in run.procs.values():  # graceful end for the live workers
-            if proc.poll() is None:
-                registry.stop(proc, timeout=10)
+        driver.stop()
         registry.kill_all()
         if own_tmp:  # keep the logs only when something failed
             shutil.rmtree(wd, ignore_errors=True)
@@ -475,9 +615,16 @@ def save(result: ScenarioResult, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--asynctasq", help="release to run (default: the installed one)")
+    parser.add_argument("--drive", help=argparse.SUPPRESS)  # the child (see the docstring)
     args = parser.parse_args()
-    result = run_scenario()
+    if args.drive is not None:
+        _drive(json.loads(args.drive))
+        return
+    if args.out is None:
+        parser.error("--out is required")
+    result = run_scenario(asynctasq=args.asynctasq)
     save(result, args.out)
     print(f"{len(result.payloads)} events -> {args.out}")
     print(json.dumps(result.driver_stats["get_global_stats"]))

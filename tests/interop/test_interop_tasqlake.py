@@ -32,7 +32,7 @@ from tasqlake import queries
 
 from . import tasqlake_checks as checks
 from .capture import read_stream
-from .live import IngestHooks, LiveRun, cli_env, tasqlake_argv
+from .live import ASYNCTASQ_RELEASES, IngestHooks, LiveRun, LiveRuns, cli_env, tasqlake_argv
 from .procs import left_behind
 from .scenario import ScenarioEnv, ScenarioHooks, run_scenario
 
@@ -43,10 +43,14 @@ def _decode(payloads: list[bytes]) -> list[dict]:  # type: ignore[type-arg]
     return [msgspec.msgpack.decode(p) for p in payloads]
 
 
+def _observed(run: LiveRun) -> checks.Observed:
+    r = run.result
+    return checks.Observed(_decode(r.payloads), r.truth, r.driver_stats, run.lake)
+
+
 @pytest.fixture(scope="module")
 def live_observed(live_run: LiveRun) -> checks.Observed:
-    r = live_run.result
-    return checks.Observed(_decode(r.payloads), r.truth, r.driver_stats, live_run.lake)
+    return _observed(live_run)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +74,18 @@ def recorded_observed(tmp_path_factory: pytest.TempPathFactory) -> checks.Observ
     )
 
 
-@pytest.fixture(params=[pytest.param("live", marks=pytest.mark.interop), "recorded"])
+@pytest.fixture(
+    params=[
+        *(pytest.param(f"live-{r}", marks=pytest.mark.interop) for r in ASYNCTASQ_RELEASES),
+        "recorded",
+    ]
+)
 def observed(request: pytest.FixtureRequest) -> checks.Observed:
-    return request.getfixturevalue(f"{request.param}_observed")  # type: ignore[no-any-return]
+    """Each release's live run (conftest.py), and the recorded one."""
+    if request.param == "recorded":
+        return request.getfixturevalue("recorded_observed")  # type: ignore[no-any-return]
+    runs: LiveRuns = request.getfixturevalue("live_runs")
+    return _observed(runs.get(request.param.removeprefix("live-")))
 
 
 # --- the ingester, as a user runs it ----------------------------------------------------------

@@ -28,7 +28,7 @@ from .event_rules import (
     driver_numbers_from_events,
     global_from_events,
 )
-from .live import LiveRun
+from .live import ASYNCTASQ_RELEASES, LiveRun, LiveRuns
 from .scenario import ScenarioResult
 
 pytestmark = pytest.mark.interop
@@ -40,10 +40,9 @@ def _decode(payloads: list[bytes]) -> list[dict[str, Any]]:
     return [msgspec.msgpack.decode(p) for p in payloads]
 
 
-@pytest.fixture(scope="module")
-def live(live_run: LiveRun) -> Captured:
-    """The session's one live run (conftest.py; tasqlake ingest subscribed alongside)."""
-    result: ScenarioResult = live_run.result
+def _live(run: LiveRun) -> Captured:
+    """A release's live run of this session (conftest.py; tasqlake ingest subscribed alongside)."""
+    result: ScenarioResult = run.result
     return _decode(result.payloads), result.truth, result.driver_stats
 
 
@@ -55,13 +54,22 @@ def recorded() -> Captured:
     return events, truth, driver
 
 
-@pytest.fixture(params=["live", "recorded"])
+@pytest.fixture(params=[*(f"live-{r}" for r in ASYNCTASQ_RELEASES), "recorded"])
 def cap(request: pytest.FixtureRequest) -> Captured:
-    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+    if request.param == "recorded":
+        return request.getfixturevalue("recorded")  # type: ignore[no-any-return]
+    runs: LiveRuns = request.getfixturevalue("live_runs")
+    return _live(runs.get(request.param.removeprefix("live-")))
 
 
 def _workers(truth: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {w["role"]: w for w in truth["workers"]}
+
+
+def test_live_run_ran_the_release_it_names(live_run: LiveRun) -> None:
+    """Each parametrised live run ran that AsyncTasQ release (workers, driver, dispatcher all
+    run by the release's interpreter: scenario.py's ``--drive`` child)."""
+    assert live_run.result.truth["settings"]["asynctasq"] == live_run.release
 
 
 def test_keys_and_types(cap: Captured) -> None:

@@ -59,8 +59,9 @@ def recorded() -> Stream:
 
 
 @pytest.fixture(scope="module")
-def live(live_run: LiveRun) -> Stream:
-    return _stream(live_run.result.payloads)
+def live(installed_live_run: LiveRun) -> Stream:
+    """The installed release's live run: the simulator is calibrated against 1.7.0."""
+    return _stream(installed_live_run.result.payloads)
 
 
 @pytest.fixture(params=[pytest.param("live", marks=pytest.mark.interop), "recorded"])

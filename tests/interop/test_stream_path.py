@@ -1,18 +1,18 @@
-"""Issue 16 §3: the at-least-once path with the REAL AsyncTasQ 1.7.0, against Pub/Sub.
+"""Issue 16 §3: the at-least-once path with the REAL AsyncTasQ (1.7.0 and 1.4.1), against Pub/Sub.
 
-One live run of ``scenario.py`` (real workers, dispatcher and Redis driver on a private
-redis-server) with ``run_scenario(events_stream=…)``: every AsyncTasQ process writes each event
-both to Pub/Sub (AsyncTasQ's own emitter) and to a Redis Stream (``tasqlake.emitter``: the
-workers ``install()`` it after their ``EventRegistry.init()``, the dispatcher registers a
-``RedisStreamEmitter`` next to its Pub/Sub emitter). Two ``tasqlake ingest`` processes run
-during the scenario, each on its own lake: one reads the stream in a consumer group
-(``--stream``), the other subscribes to the channel (``--channel``). Both are SIGKILLed (their
-whole process group: ingester and processor) and restarted at the same seeded random moments,
-:data:`KILLS` times: :data:`UP_S` seconds after both incarnations read / are subscribed (startup
-takes 0.5-1 s under the scenario's load), down :data:`DOWN_S` seconds. The 20 cycles take
-~30 s, so the first half fall in the scenario's busy part and the rest in its quiet part (live
-workers' heartbeats only). At quiescence both are SIGTERMed once the stream ingester has caught
-up (everything the stream held is delivered to the group and acknowledged).
+One live run per AsyncTasQ release (1.7.0, 1.4.1) of ``scenario.py`` (real workers, dispatcher
+and Redis driver on a private redis-server) with ``run_scenario(events_stream=…)``: every
+AsyncTasQ process writes each event both to Pub/Sub (AsyncTasQ's own emitter) and to a Redis
+Stream (``tasqlake.emitter``: the workers ``install()`` it after their ``EventRegistry.init()``,
+the dispatcher registers a ``RedisStreamEmitter`` next to its Pub/Sub emitter). Two ``tasqlake
+ingest`` processes run during the scenario, each on its own lake: one reads the stream in a
+consumer group (``--stream``), the other subscribes to the channel (``--channel``). Both are
+SIGKILLed (their whole process group: ingester and processor) and restarted at the same seeded
+random moments, :data:`KILLS` times: :data:`UP_S` seconds after both incarnations read / are
+subscribed (startup takes 0.5-1 s under the scenario's load), down :data:`DOWN_S` seconds. The
+20 cycles take ~30 s, so the first half fall in the scenario's busy part and the rest in its
+quiet part (live workers' heartbeats only). At quiescence both are SIGTERMed once the stream
+ingester has caught up (everything the stream held is delivered to the group and acknowledged).
 
 What is proved:
 
@@ -65,7 +65,7 @@ from tasqlake.schemas.constants import (
 from tasqlake.schemas.decode import event_id
 
 from . import tasqlake_checks as checks
-from .live import cli_env, tasqlake_argv
+from .live import ASYNCTASQ_RELEASES, cli_env, tasqlake_argv
 from .procs import ProcessRegistry, left_behind
 from .scenario import ScenarioEnv, ScenarioHooks, ScenarioResult, run_scenario
 
@@ -263,14 +263,19 @@ class StreamRun:
     leftovers: list[str]
 
 
-@pytest.fixture(scope="module")
-def stream_run(tmp_path_factory: pytest.TempPathFactory) -> StreamRun:
+@pytest.fixture(scope="module", params=ASYNCTASQ_RELEASES, ids=lambda r: f"asynctasq-{r}")
+def stream_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> StreamRun:
     pytest.importorskip("asynctasq", reason="asynctasq (==1.7.0, dev extra) is not installed")
-    workdir = tmp_path_factory.mktemp("interop-stream")
+    release: str = request.param
+    workdir = tmp_path_factory.mktemp(f"interop-stream-{release}")
     hooks = KillingHooks(workdir)
     started = time.monotonic()
     try:
-        result = run_scenario(hooks=hooks.hooks(), workdir=workdir, events_stream=STREAM)
+        result = run_scenario(
+            hooks=hooks.hooks(), workdir=workdir, events_stream=STREAM, asynctasq=release
+        )
     finally:
         leftovers = left_behind(hooks.process_groups)
     return StreamRun(result, hooks, time.monotonic() - started, leftovers)
