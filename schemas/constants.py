@@ -24,6 +24,10 @@ DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 DEFAULT_STATUS_INTERVAL_S = 5.0
 DEFAULT_WAL_FSYNC_INTERVAL_S = 1.0
 DEFAULT_HEALTH_CHECK_INTERVAL_S = 5.0
+#: How often a subscribed ingester saves "subscribed until now" (WAL dir, state.json), where the
+#: next incarnation's start-up gap record begins: a SIGKILL leaves at most this much of its
+#: subscribed time inside that record (stated as possibly lost, never the other way round).
+SUBSCRIBED_MARK_INTERVAL_S = 1.0
 DEFAULT_RECONNECT_MAX_DELAY_S = 10.0
 
 #: The snapshot chain's bound: how long after a task's terminal event another event of that

@@ -31,6 +31,7 @@ from tasqlake.ingest.wal.state import WalState
 from tasqlake.ingest.wal.writer import WalSyncer, WalWriter
 from tasqlake.lake import layout
 from tasqlake.lake.storage import Lake
+from tasqlake.schemas.constants import SUBSCRIBED_MARK_INTERVAL_S
 from tasqlake.schemas.errors import ConfigError, TasqlakeError
 from tasqlake.schemas.settings import Settings
 
@@ -195,7 +196,7 @@ class IngestService:
                 ),
                 writer,
                 self.counters,
-                state.last_subscribed_us() or started_us,
+                self._gap_start(state, started_us),
             )
         if s.streams:
             self.stream_receiver = StreamReceiver(
@@ -217,6 +218,17 @@ class IngestService:
             raise ConfigError("nothing to read: give --channel and/or --stream")
         return receivers
 
+    @staticmethod
+    def _gap_start(state: WalState, started_us: int) -> int:
+        """Where the start-up gap record begins: when the last incarnation last knew it was
+        subscribed; the first one saves its own start at once, so a kill before it subscribes
+        leaves that window to the next one's record."""
+        saved = state.last_subscribed_us()
+        if saved is None:
+            state.set_last_subscribed_us(started_us)
+            return started_us
+        return saved
+
     def _supervise(
         self,
         receivers: list[Receiver | StreamReceiver],
@@ -226,6 +238,7 @@ class IngestService:
     ) -> None:
         status = StatusLine(self.counters)
         next_status = time.monotonic() + self.settings.status_interval
+        mark = _SubscribedMark(state)
         while not self._stop.wait(0.05):
             if all(r.subscribed.is_set() for r in receivers):
                 self.ready.set()
@@ -238,8 +251,7 @@ class IngestService:
                 next_status += self.settings.status_interval
                 snapshot = self.counters.snapshot()
                 log.info("%s", status.render(), extra={"event": "status", "counters": snapshot})
-                if self.receiver is not None and self.receiver.subscribed.is_set():
-                    state.set_last_subscribed_us(self.receiver.last_subscribed_us)
+            mark.update(self.receiver)
 
     def _shut_down(
         self, writer: WalWriter, syncer: WalSyncer, runner: ProcessorRunner, state: WalState
@@ -251,6 +263,26 @@ class IngestService:
                 state.set_last_subscribed_us(self.receiver.last_subscribed_us)
         finally:
             runner.finish()
+
+
+class _SubscribedMark:
+    """Saves the Pub/Sub receiver's ``last_subscribed_us`` (the last data read while subscribed,
+    never later) as soon as it is subscribed, then at most every
+    :data:`SUBSCRIBED_MARK_INTERVAL_S` when it moved: the next incarnation's start-up gap
+    record begins there, so a SIGKILL can only widen that record, never leave time out."""
+
+    def __init__(self, state: WalState) -> None:
+        self._state = state
+        self._next = 0.0
+        self._saved: int | None = None
+
+    def update(self, receiver: Receiver | None) -> None:
+        if receiver is None or not receiver.subscribed.is_set() or time.monotonic() < self._next:
+            return
+        if receiver.last_subscribed_us != self._saved:
+            self._next = time.monotonic() + SUBSCRIBED_MARK_INTERVAL_S
+            self._saved = receiver.last_subscribed_us
+            self._state.set_last_subscribed_us(self._saved)
 
 
 def run_ingest(settings: Settings, registry: CollectorRegistry | None = None) -> int:

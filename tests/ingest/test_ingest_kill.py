@@ -6,14 +6,17 @@ import random
 import signal
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 import redis
 
+from tasqlake import queries
 from tests.ingest.helpers import (
     Ingester,
+    count_events,
     events_glob,
     publish,
     query,
@@ -89,3 +92,35 @@ def test_random_sigkills_never_lose_or_duplicate_and_leave_no_unreadable_file(
         f"\npublished {len(payloads)}, kills {KILLS}, victim stored {victim_rows} once each, "
         f"distinct in lake {total}, files {len(files)} all readable"
     )
+
+
+def test_an_ingester_killed_right_after_subscribing_leaves_its_downtime_in_a_gap(
+    redis_client: redis.Redis, channel: str, tmp_path: Path, ingesters: list[Ingester]
+) -> None:
+    """The next incarnation's start-up gap begins where the killed one last knew it was
+    subscribed, which it saves as soon as it subscribes (not with the first status line: here
+    none comes, at one a minute): what was published while it was down lies in that gap."""
+    lake = tmp_path / "lake"
+
+    def start() -> Ingester:
+        ingester = Ingester(lake, channel, "--status-interval", "60", "--flush-interval", "0.05")
+        ingesters.append(ingester.start())
+        return ingester
+
+    payloads = list(dict.fromkeys(simulated_payloads(seed=62, rate=400, duration=3)))
+    before, during, after = payloads[:300], payloads[300:600], payloads[600:900]
+    first = start()
+    publish(redis_client, channel, before)
+    wait_until(lambda: count_events(lake) >= len(before), 30, "the first incarnation's commit")
+    killed_at = datetime.now(UTC)
+    first.stop(signal.SIGKILL)
+    publish(redis_client, channel, during)  # nobody subscribed: lost, and must be in a gap
+    published_at = datetime.now(UTC)
+    second = start()
+    publish(redis_client, channel, after)
+    wait_until(lambda: count_events(lake) >= len(before) + len(after), 30, "the second's commit")
+    assert second.stop() == 0
+    assert count_events(lake) == len(before) + len(after)
+    with queries.connect(lake) as con:
+        gaps = con.execute("SELECT gap_start, gap_end FROM ingest_gaps").fetchall()
+    assert any(start <= killed_at and published_at <= end for start, end in gaps), gaps

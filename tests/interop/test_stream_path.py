@@ -82,10 +82,6 @@ UP_S = (0.1, 0.6)
 #: ... and after its SIGKILL both ingesters stay down this long.
 DOWN_S = (0.1, 1.0)
 FLUSH_S = 0.2
-#: The ingester saves "last subscribed at" (where the next start-up gap record begins) with each
-#: status line only: at the default 5 s, an incarnation killed sooner leaves nothing saved and
-#: the next one's gap record covers its own start-up alone, not the time it was dead.
-STATUS_S = 0.2
 WAL_FSYNC_S = 0.05  # the stream ingester acknowledges after the WAL fsync
 READY_TIMEOUT_S = 20.0
 CATCH_UP_TIMEOUT_S = 30.0
@@ -129,8 +125,6 @@ class Ingester:
             str(self.lake),
             "--flush-interval",
             str(FLUSH_S),
-            "--status-interval",
-            str(STATUS_S),
         ]
         log_name = f"ingest-{self.name}-{len(self.procs)}"
         self.logs.append(env.workdir / f"{log_name}.log")
