@@ -23,7 +23,9 @@ that are claimed (``XAUTOCLAIM``): a dead ingester's entries are taken over.
 the read) say whether entries were trimmed (``MAXLEN``) before the group read them — the window
 from the last entry the group was given to the stream's first entry, with the count
 (``entries-added - length - entries-read``); a ``NOGROUP`` reply means the stream was deleted or
-recreated: the group is created again and the window recorded without a count.
+recreated: the group is created again and the window recorded without a count. So is a group
+found missing when reconnecting (Redis came back without its data, or the key was recreated
+meanwhile): the window from the last entry the group gave us to the reconnection.
 """
 
 from __future__ import annotations
@@ -119,6 +121,9 @@ class StreamReceiver:
         self._connection: RawConnection | None = None
         self._buffer = bytearray(_BUFFER_BYTES)
         self._next_claim = 0.0
+        #: when a reply last showed the group (None: never yet): a group missing on reconnect
+        #: means Redis lost it (restarted without its data, a failover) or the key was recreated
+        self._group_seen_us: int | None = None
         #: gauges for /metrics: entries the group has not been given yet, and pending ones
         self.lag: int | None = None
         self.pending = 0
@@ -172,8 +177,9 @@ class StreamReceiver:
         connection.sock.settimeout(max(self.config.block_ms / 1000 * 4, 5.0))
         try:
             for stream in self._streams:
-                self._create_group(connection, stream, recreated=False)
+                self._create_group(connection, stream, recreated=self._group_seen_us is not None)
                 stream.history, stream.history_from = True, b"0"
+            self._group_seen_us = now_us()
         except (_Lost, BrokerError):
             connection.close()
             raise
@@ -234,10 +240,11 @@ class StreamReceiver:
         first = info.get(b"first-entry")
         first_ms = _id_ms(first[0]) if isinstance(first, list) and first else None
         at = first_ms * 1000 if first_ms is not None else now_us()
-        if recreated:
-            since = _id_ms(stream.last_id)
-            self._write_gap(stream, since * 1000 if since else at, at, gaps.STREAM_RECREATED, None)
-            stream.last_id = b"0-0"
+        if recreated:  # unread entries may be gone: since the last one given to us, else
+            since = _id_ms(stream.last_id)  # since a reply last showed the group
+            since_us = since * 1000 if since else (self._group_seen_us or at)
+            self._write_gap(stream, min(since_us, at), at, gaps.STREAM_RECREATED, None)
+            stream.last_id, stream.reported_lost = b"0-0", 0
         else:
             self._write_gap(stream, at, at, gaps.STARTUP, 0)
 
@@ -270,6 +277,8 @@ class StreamReceiver:
                 )  # fmt: skip
         replies = self._call(connection, commands)
         received_us = now_us()
+        if not isinstance(replies[2 * len(self._streams)], hiredis.ReplyError):
+            self._group_seen_us = received_us
         for index, stream in enumerate(self._streams):
             self._check_loss(stream, replies[2 * index], replies[2 * index + 1])
         read = replies[2 * len(self._streams)]

@@ -185,3 +185,38 @@ def test_a_half_open_connection_is_detected_within_two_health_check_intervals(
     assert count_events(lake) == len(payloads)
     reasons = {r for (r,) in query(f"SELECT reason FROM read_parquet('{lake}/gaps/*/*/*')")}
     assert reasons == {"start-up", "no reply to health check"}
+
+
+def test_a_redis_restart_that_lost_the_stream_is_recorded_as_a_gap_of_the_group(
+    private_redis: PrivateRedis, lake: Path, ingesters: list[Ingester]
+) -> None:
+    """The stream ingester reconnects to a Redis that came back without its data (no
+    persistence; a failover to a replica that lacked it): the group is gone, so entries added
+    after the last one it was given may be lost. Creating the group again on reconnect is a
+    recreated stream, recorded as the group's gap from that last entry, not a start-up."""
+    from tests.ingest.test_stream_ingest import StreamIngester, add, gaps_of
+
+    client = redis.Redis(port=private_redis.port)
+    stream = "tasqlake-test:restarted-stream"
+    before, after = simulated_payloads(seed=53, duration=1), simulated_payloads(seed=54, duration=1)
+    ingester = StreamIngester(lake, stream, "--flush-interval", "0.2")
+    ingester.args[ingester.args.index("--redis-url") + 1] = private_redis.url
+    ingesters.append(ingester.start())
+    add(client, stream, before)
+    wait_until(lambda: ingester.received() >= len(before), 20, "entries before the restart")
+    private_redis.kill()
+    private_redis.start()  # RDB and AOF off: the stream and its group are gone
+    wait_until(lambda: ingester.log().count("reading ") >= 2, 30, "the reconnection")
+    add(client, stream, after)
+    wait_until(lambda: ingester.received() >= len(before) + len(after), 20, "entries after")
+    assert ingester.stop() == 0
+    assert count_events(lake) == len(before) + len(after)
+    source = f"{stream}@tasqlake"
+    gaps = gaps_of(lake)
+    assert (source, "stream deleted or recreated", None) in gaps, gaps
+    assert [g[1] for g in gaps].count("start-up") == 1, "the reconnection is not a start-up"
+    windows = query(
+        f"SELECT gap_start < gap_end FROM read_parquet('{lake}/gaps/*/*/*') "
+        "WHERE reason = 'stream deleted or recreated'"
+    )
+    assert windows == [(True,)], "from the last entry it was given to the reconnection"
