@@ -154,6 +154,9 @@ class ReconnectingCapturer:
             self._error = exc
             self._subscribed.set()
 
+    def count(self) -> int:
+        return len(self.payloads)
+
     def stop(self) -> list[bytes]:
         self._stop.set()
         if self._thread is not None:
