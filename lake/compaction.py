@@ -88,6 +88,7 @@ from tasqlake.schemas.errors import StorageError, error_reason
 from tasqlake.schemas.redaction import METADATA_KEY
 from tasqlake.schemas.stored import EVENT_SCHEMA, upcast
 from tasqlake.schemas.task_algebra import macros
+from tasqlake.schemas.wire_shapes import shapes_metadata, wire_shapes_of
 
 DEFAULT_OLDER_THAN = timedelta(hours=1)
 DEFAULT_GRACE = timedelta(minutes=10)
@@ -436,9 +437,11 @@ def _uris(lake: Lake, files: Iterable[str]) -> list[str]:
 
 
 def _inspect(lake: Lake, files: Iterable[str]) -> tuple[int, dict[bytes, bytes]]:
-    """Rows in the inputs, and their redaction policy to record on the output (several: all of
-    them, joined with ';')."""
+    """Rows in the inputs, and the metadata to record on the output: their redaction policy
+    (several: all of them, joined with ';') and every wire shape they record (an input without
+    the record: shape 1)."""
     policies: list[str] = []
+    shapes: set[str] = set()
     rows = 0
     for rel in files:
         try:
@@ -453,7 +456,9 @@ def _inspect(lake: Lake, files: Iterable[str]) -> tuple[int, dict[bytes, bytes]]
         policy = meta.get(METADATA_KEY)
         if policy is not None and policy.decode() not in policies:
             policies.append(policy.decode())
-    return rows, ({METADATA_KEY: "; ".join(policies).encode()} if policies else {})
+        shapes.update(wire_shapes_of(meta))
+    recorded = shapes_metadata(shapes) if shapes else {}
+    return rows, ({METADATA_KEY: "; ".join(policies).encode()} if policies else {}) | recorded
 
 
 class _merger:

@@ -7,20 +7,23 @@ dicts or row objects) and builds one Arrow table per event hour, ready to be com
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from msgspec import UNSET, UnsetType
 
+from tasqlake.schemas.constants import CURRENT_WIRE_SHAPE
 from tasqlake.schemas.decode import DecodedEvent, event_id
 from tasqlake.schemas.redaction import DEFAULT_POLICY, METADATA_KEY, RedactionPolicy
 from tasqlake.schemas.stored import EVENT_SCHEMA, QUARANTINE_SCHEMA
+from tasqlake.schemas.wire_shapes import shapes_of_rows, versions_metadata
 
 _HOUR_US = 3_600_000_000
+_EPOCH_DAY = date(1970, 1, 1)
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -38,6 +41,18 @@ class Partition:
     @property
     def path(self) -> str:
         return f"date={self.date}/hour={self.hour:02d}"
+
+    @property
+    def hour_index(self) -> int:
+        """Hours since the Unix epoch (the inverse of :meth:`of_hour_index`)."""
+        return (date.fromisoformat(self.date) - _EPOCH_DAY).days * 24 + self.hour
+
+
+def with_wire_shapes(table: pa.Table, versions: Iterable[int]) -> pa.Table:
+    """``table`` recording in its metadata the wire shapes its rows were decoded from."""
+    return table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), **versions_metadata(versions)}
+    )
 
 
 def _unset_to_none(value: object) -> object:
@@ -63,6 +78,7 @@ class EventColumns:
     __slots__ = (
         "_cols",
         "_hours",
+        "_older",
         "_redact_error",
         "_redact_result",
         "_redact_traceback",
@@ -72,6 +88,8 @@ class EventColumns:
     def __init__(self, redaction: RedactionPolicy = DEFAULT_POLICY) -> None:
         self._cols: dict[str, list[object]] = {name: [] for name in EVENT_SCHEMA.names}
         self._hours: list[int] = []
+        #: (hour index, shape) -> rows decoded from a shape older than the current one.
+        self._older: Counter[tuple[int, int]] = Counter()
         self._redact_result = _redactor(redaction, "result")
         self._redact_error = _redactor(redaction, "error")
         self._redact_traceback = _redactor(redaction, "traceback")
@@ -112,12 +130,25 @@ class EventColumns:
         c["received_at"].append(received_us)
         c["channel"].append(channel)
         c["ingester_id"].append(ingester_id)
-        self._hours.append(event.timestamp_us // _HOUR_US)
+        hour = event.timestamp_us // _HOUR_US
+        self._hours.append(hour)
+        if event.wire_shape != CURRENT_WIRE_SHAPE:
+            self._older[(hour, event.wire_shape)] += 1
+
+    def older_shapes(self, hour: int | None = None) -> dict[int, int]:
+        """Rows per older wire shape (upcast to the current one), of one hour or of all."""
+        counts: Counter[int] = Counter()
+        for (row_hour, shape), count in self._older.items():
+            if hour is None or row_hour == hour:
+                counts[shape] += count
+        return dict(counts)
 
     def to_table(self) -> pa.Table:
-        """All accumulated events as one table of :data:`EVENT_SCHEMA`."""
+        """All accumulated events as one table of :data:`EVENT_SCHEMA`, recording the wire
+        shapes they were decoded from (``tasqlake.wire_shapes``)."""
         arrays = [pa.array(self._cols[field.name], type=field.type) for field in EVENT_SCHEMA]
-        return pa.Table.from_arrays(arrays, schema=self._schema)
+        table = pa.Table.from_arrays(arrays, schema=self._schema)
+        return with_wire_shapes(table, shapes_of_rows(len(self), self.older_shapes()))
 
     def to_partitions(self) -> list[tuple[Partition, pa.Table]]:
         """One table per event-time hour, in partition order."""
@@ -129,7 +160,13 @@ class EventColumns:
         for row, hour in enumerate(self._hours):
             groups[hour].append(row)
         return [
-            (Partition.of_hour_index(hour), table.take(pa.array(groups[hour], pa.int64())))
+            (
+                Partition.of_hour_index(hour),
+                with_wire_shapes(
+                    table.take(pa.array(groups[hour], pa.int64())),
+                    shapes_of_rows(len(groups[hour]), self.older_shapes(hour)),
+                ),
+            )
             for hour in hours
         ]
 

@@ -42,6 +42,19 @@ LATENESS_DETECTION_HORIZON_S = 7 * 86400.0
 MIN_EVENT_YEAR = 2000
 MAX_FUTURE_SKEW_S = 24 * 3600
 
+#: The payload's shape, versioned (:mod:`tasqlake.schemas.wire_shapes`): AsyncTasQ 1.0 to 1.7 all
+#: publish shape 1, named ``asynctasq-events/1``.
+WIRE_SHAPE_FAMILY = "asynctasq-events"
+CURRENT_WIRE_SHAPE = 1
+#: A payload key declaring its shape's number. No AsyncTasQ release sends it (their shape is
+#: recognised by having none); a payload declaring a number this tasqlake does not read is
+#: quarantined as "unknown wire shape" instead of being stored half understood.
+DECLARED_WIRE_SHAPE_KEY = "wire_shape"
+#: Parquet key-value metadata of every events file: the shapes its rows were decoded from.
+WIRE_SHAPES_METADATA_KEY = b"tasqlake.wire_shapes"
+#: What an events file without that key (written before it existed) was decoded from.
+LEGACY_WIRE_SHAPE = 1
+
 TASK_EVENT_TYPES = frozenset(
     {
         "task_enqueued",

@@ -19,6 +19,9 @@ from msgspec import UNSET
 from tasqlake.schemas import constants
 from tasqlake.schemas.errors import PayloadError
 from tasqlake.schemas.wire import WIRE_KEYS, WirePayload, required_keys
+from tasqlake.schemas.wire_shapes import SHAPES, WireShapes
+from tasqlake.schemas.wire_shapes import UNKNOWN_SHAPE as UNKNOWN_SHAPE  # a reason, as those below
+from tasqlake.schemas.wire_shapes import UPCAST_FAILED as UPCAST_FAILED
 
 _DECODER = msgspec.msgpack.Decoder(WirePayload)
 _JSON_ENCODER = msgspec.json.Encoder()
@@ -52,12 +55,14 @@ NOT_JSON = "not json"
 
 @dataclass(frozen=True, slots=True)
 class DecodedEvent:
-    """A payload that passed validation, ready for the column builder."""
+    """A payload that passed validation, ready for the column builder, and the wire shape it
+    arrived in (it is in the current shape now)."""
 
     payload: WirePayload
     timestamp_us: int
     extra_json: str | None
     result_json: str | None
+    wire_shape: int = constants.CURRENT_WIRE_SHAPE
 
 
 def event_id(raw: bytes) -> int:
@@ -88,16 +93,24 @@ def json_to_msgpack(line: bytes) -> bytes:
 
 
 def decode(
-    raw: bytes, received_us: int, max_bytes: int = constants.DEFAULT_MAX_PAYLOAD_BYTES
+    raw: bytes,
+    received_us: int,
+    max_bytes: int = constants.DEFAULT_MAX_PAYLOAD_BYTES,
+    shapes: WireShapes = SHAPES,
 ) -> DecodedEvent:
-    """Validate one raw payload; raise :class:`PayloadError` when it cannot be stored."""
+    """Validate one raw payload; raise :class:`PayloadError` when it cannot be stored.
+
+    A payload the current shape's Struct refuses is decoded as a map, and ``shapes`` upcasts it
+    to the current shape first (:mod:`tasqlake.schemas.wire_shapes`).
+    """
     if len(raw) > max_bytes:
         raise PayloadError(TOO_LARGE, f"{len(raw)} bytes, limit {max_bytes}")
     extra_json = None
+    shape = constants.CURRENT_WIRE_SHAPE
     try:
         payload = _DECODER.decode(raw)
     except msgspec.DecodeError:
-        payload, extra_json = _decode_slow(raw)
+        payload, extra_json, shape = _decode_slow(raw, shapes)
     except RecursionError:
         raise PayloadError(NOT_MSGPACK, "nested too deeply") from None
     _check_required(payload)
@@ -107,10 +120,10 @@ def decode(
         raise PayloadError(
             BAD_TIMESTAMP, f"timestamp {payload.timestamp.isoformat()} is out of range"
         )
-    return DecodedEvent(payload, ts_us, extra_json, result_json(payload.result))
+    return DecodedEvent(payload, ts_us, extra_json, result_json(payload.result), shape)
 
 
-def _decode_slow(raw: bytes) -> tuple[WirePayload, str | None]:
+def _decode_slow(raw: bytes, shapes: WireShapes) -> tuple[WirePayload, str | None, int]:
     try:
         obj = msgspec.msgpack.decode(raw)
     except msgspec.DecodeError as error:
@@ -121,6 +134,7 @@ def _decode_slow(raw: bytes) -> tuple[WirePayload, str | None]:
         raise PayloadError(NOT_A_MAP, f"payload is a msgpack {type(obj).__name__}")
     if any(not isinstance(key, str) for key in obj):
         raise PayloadError(NOT_A_MAP, "map has non-string keys")
+    obj, shape = shapes.to_current(obj)
     for key in ("event_type", "timestamp"):
         if obj.get(key) is None:
             raise PayloadError(MISSING_KEY, key)
@@ -134,7 +148,7 @@ def _decode_slow(raw: bytes) -> tuple[WirePayload, str | None]:
         payload = msgspec.convert(known, WirePayload)
     except msgspec.ValidationError as error:
         raise PayloadError(WRONG_TYPE, str(error)) from None
-    return payload, (_to_json(extra) if extra else None)
+    return payload, (_to_json(extra) if extra else None), shape
 
 
 def _check_required(payload: WirePayload) -> None:

@@ -7,7 +7,9 @@ are built and validated a whole chunk at a time. Every payload the fast path is 
 handed to the canonical per-payload path, :func:`tasqlake.schemas.decode.decode` +
 :class:`~tasqlake.schemas.batch.EventColumns` / :class:`~tasqlake.schemas.batch.QuarantineColumns`,
 which decides whether it is stored or quarantined and why. The fast path only ever accepts payloads
-the canonical path accepts, with the same values (a property test holds it to that).
+the canonical path accepts, with the same values (a property test holds it to that), and only
+payloads of the current wire shape: a payload of an older one is upcast on the canonical path
+(:mod:`tasqlake.schemas.wire_shapes`), so the common case pays nothing for the upcaster chain.
 
 Memory: decoded structs are turned into Arrow every :data:`CHUNK_ROWS` rows, so only the Arrow
 tables of the batch (:attr:`BatchBuilder.nbytes`) and one chunk of structs are held at a time.
@@ -29,11 +31,12 @@ from msgspec import UNSET
 from tasqlake.ingest.processing import fast_wire
 from tasqlake.ingest.processing.redaction_arrays import redact_columns, schema_with_policy
 from tasqlake.schemas import constants
-from tasqlake.schemas.batch import EventColumns, Partition, QuarantineColumns
+from tasqlake.schemas.batch import EventColumns, Partition, QuarantineColumns, with_wire_shapes
 from tasqlake.schemas.decode import decode, result_json
 from tasqlake.schemas.errors import PayloadError
 from tasqlake.schemas.redaction import DEFAULT_POLICY, RedactionPolicy
 from tasqlake.schemas.stored import EVENT_SCHEMA, QUARANTINE_SCHEMA
+from tasqlake.schemas.wire_shapes import SHAPES, WireShapes, shapes_of_rows
 
 HOUR_US = 3_600_000_000
 #: Fast-path rows turned into Arrow at a time.
@@ -129,7 +132,9 @@ class BatchBuilder:
     """Accumulates payloads (with their receive time and channel) and builds tables.
 
     ``redaction`` is applied to ``result``, ``error`` and ``traceback`` on both paths and
-    recorded in the events tables' schema metadata (``tasqlake.redaction``).
+    recorded in the events tables' schema metadata (``tasqlake.redaction``). ``shapes`` upcasts
+    payloads of older wire shapes on the canonical path (the fast path decodes the current shape
+    only); each events table records the shapes of its rows (``tasqlake.wire_shapes``).
     """
 
     def __init__(
@@ -137,10 +142,12 @@ class BatchBuilder:
         ingester_id: str,
         max_payload_bytes: int = constants.DEFAULT_MAX_PAYLOAD_BYTES,
         redaction: RedactionPolicy = DEFAULT_POLICY,
+        shapes: WireShapes = SHAPES,
     ) -> None:
         self.ingester_id = ingester_id
         self.max_payload_bytes = max_payload_bytes
         self.redaction = redaction
+        self.shapes = shapes
         self._schema = schema_with_policy(EVENT_SCHEMA, redaction)
         self._pending = _Pending()
         self._slow: list[tuple[bytes, int, str]] = []
@@ -244,11 +251,23 @@ class BatchBuilder:
         self._tables, self._built_rows, self._built_bytes, self._slow = [], 0, 0, []
         self._rejected = QuarantineColumns()
         stored = sum(t.num_rows for t in tables)
-        event_parts = split_by_hour(pa.concat_tables(tables), "timestamp") if tables else []
+        event_parts = [
+            (part, self._record_shapes(part, table, events))
+            for part, table in (
+                split_by_hour(pa.concat_tables(tables), "timestamp") if tables else []
+            )
+        ]
         quarantine_parts = (
             split_by_hour(quarantine.to_table(), "received_at") if len(quarantine) else []
         )
         return BuiltBatch(event_parts, quarantine_parts, stored, len(quarantine))
+
+    @staticmethod
+    def _record_shapes(part: Partition, table: pa.Table, canonical: EventColumns) -> pa.Table:
+        """``table`` recording its rows' wire shapes: fast-path rows are all in the current
+        shape, the canonical path counted those it upcast from an older one."""
+        older = canonical.older_shapes(part.hour_index)
+        return with_wire_shapes(table, shapes_of_rows(table.num_rows, older))
 
     def _build_fast(self, part: _Part, is_task: bool) -> tuple[pa.Table, list[int]]:
         """One kind's rows as a table, and the indices (in ``part``) of rows it left out."""
@@ -302,7 +321,7 @@ class BatchBuilder:
         events, quarantine = EventColumns(self.redaction), self._rejected
         for raw, received_us, channel in rows:
             try:
-                event = decode(raw, received_us, self.max_payload_bytes)
+                event = decode(raw, received_us, self.max_payload_bytes, self.shapes)
             except PayloadError as error:
                 quarantine.append(
                     raw, error.reason, error.detail, received_us, channel, self.ingester_id

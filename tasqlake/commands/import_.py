@@ -27,6 +27,8 @@ REASONS = (
     decode.BAD_VALUE,
     decode.BAD_TIMESTAMP,
     decode.NOT_JSON,
+    decode.UNKNOWN_SHAPE,
+    decode.UPCAST_FAILED,
 )
 
 

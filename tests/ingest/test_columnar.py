@@ -101,7 +101,9 @@ def mutated(draw: st.DrawFn) -> bytes:
         return bytes(data[: draw(st.integers(0, len(data)))])
     obj = msgspec.msgpack.decode(raw)
     for _ in range(draw(st.integers(1, 3))):
-        key = draw(st.sampled_from([*obj.keys(), "extra_key", "event_type", "timestamp"]))
+        key = draw(
+            st.sampled_from([*obj.keys(), "extra_key", "event_type", "timestamp", "wire_shape"])
+        )
         if draw(st.booleans()) and key in obj:
             del obj[key]
         else:
