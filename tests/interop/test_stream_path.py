@@ -31,10 +31,8 @@ restarted stream ingester read its own pending entries from 0 on every round tri
 fsync acknowledged them, appending every copy to the WAL (events removed the copies, the WAL and
 stored_events grew by orders of magnitude); it now reads them from after the last one returned.
 
-Not done here: a Redis restart (with AOF) mid-scenario. The harness's private redis-server has
-no restart (``procs.start_private_redis`` picks a fresh port and the run's processes hold its
-URL), and while Redis is down AsyncTasQ's own PUBLISH fails as well as the XADD, so the raw
-capture would no longer be the reference this test compares against.
+A Redis restart (with AOF) under load, and both ingesters down for 60 s, are
+``test_stream_outage.py``.
 """
 
 from __future__ import annotations
