@@ -174,13 +174,25 @@ def _spark_rows(spark: Any, relation: str) -> list[tuple[Any, ...]]:
         else f"`{field.name}`"
         for field in frame.schema.fields
     ]
-    rows = spark.sql(f"SELECT {', '.join(columns)} FROM {relation}").collect()
+    rows = frame.selectExpr(*columns).collect()  # on the plan analysed for the schema
     return [tuple(_value(v) for v in row) for row in rows]
 
 
 def assert_same_rows(spark: Any, con: Any, relation: str, spark_relation: str = "") -> None:
     expected = sorted(_duckdb_rows(con, relation), key=_order_key)
     got = sorted(_spark_rows(spark, spark_relation or relation), key=_order_key)
+    _assert_same(relation, got, expected)
+
+
+def assert_views_same(spark: Any, con: Any, views: list[str]) -> None:
+    """:func:`assert_same_rows` for each of ``views``."""
+    for view in views:
+        assert_same_rows(spark, con, view)
+
+
+def _assert_same(
+    relation: str, got: list[tuple[Any, ...]], expected: list[tuple[Any, ...]]
+) -> None:
     assert len(got) == len(expected), f"{relation}: {len(got)} rows on Spark, {len(expected)}"
     for spark_row, duck_row in zip(got, expected, strict=True):
         assert len(spark_row) == len(duck_row), f"{relation}: columns differ"
@@ -229,8 +241,7 @@ def test_every_contract_view_equals_duckdb_on_the_simulated_lake(
 ) -> None:
     simulated.set_as_of(at)
     with queries.connect(simulated_lake, as_of=at) as con:
-        for view in _contract_views():
-            assert_same_rows(spark, con, view)
+        assert_views_same(spark, con, _contract_views())
 
 
 def test_every_helper_view_equals_duckdb_on_the_simulated_lake(
@@ -239,8 +250,7 @@ def test_every_helper_view_equals_duckdb_on_the_simulated_lake(
     at = START + 2 * HOUR + timedelta(minutes=17)
     simulated.set_as_of(at)
     with queries.connect(simulated_lake, as_of=at) as con:
-        for view in _helper_views():
-            assert_same_rows(spark, con, view)
+        assert_views_same(spark, con, _helper_views())
 
 
 def test_the_table_macros_and_functions_equal_duckdb(
@@ -280,8 +290,7 @@ def test_every_contract_view_equals_duckdb_on_the_real_capture(spark: Any, real_
     real = register(spark, real_lake, as_of=at)
     assert real.views == _contract_views()
     with queries.connect(real_lake, as_of=at) as con:
-        for view in _contract_views():
-            assert_same_rows(spark, con, view)
+        assert_views_same(spark, con, _contract_views())
 
 
 def test_an_s3_lake_without_hadoop_aws_is_a_clear_error(spark: Any, s3_lake: Lake) -> None:
