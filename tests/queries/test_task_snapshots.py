@@ -79,7 +79,9 @@ def plan_of(con: Any, sql: str) -> str:
     return "".join(str(r[1]) for r in con.execute(f"EXPLAIN ANALYZE {sql}").fetchall())
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Each example compares ~25 views on two lakes at up to 8 instants (~20 s: DuckDB binds and
+#: plans each view in ~0.2 s); test_chain's property compares them over compacted lakes too.
+@settings(max_examples=7, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**31 - 1),
     n_tasks=st.integers(1, 40),
