@@ -6,6 +6,7 @@ the payload bytes exactly as they were published.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import threading
 import time
@@ -20,10 +21,13 @@ _LEN = struct.Struct(">I")
 
 @dataclass
 class RawCapturer:
-    """Subscribes (in a thread, on its own connection) and keeps every payload."""
+    """Subscribes (in a thread, on its own connection) and keeps every payload. With
+    ``reconnect``, it subscribes again (every 20 ms until Redis answers) when Redis goes away;
+    what was published while it was not subscribed is not in :attr:`payloads`."""
 
     redis_url: str
     channel: str
+    reconnect: bool = False
     payloads: list[bytes] = field(default_factory=list)
     received_at: list[float] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -40,7 +44,23 @@ class RawCapturer:
             raise RuntimeError(f"capturer did not subscribe: {self._error!r}")
 
     def _run(self, ready: threading.Event) -> None:
-        client = redis.Redis.from_url(self.redis_url, decode_responses=False)
+        try:
+            while not self._stop.is_set():
+                try:
+                    self._capture(ready)
+                except (redis.ConnectionError, redis.TimeoutError, OSError):
+                    if not self.reconnect:
+                        raise
+                    self._stop.wait(0.02)
+        except BaseException as exc:  # surfaced by stop()
+            self._error = exc
+            ready.set()
+
+    def _capture(self, ready: threading.Event) -> None:
+        """One subscription, until :meth:`stop` or a connection error."""
+        client = redis.Redis.from_url(
+            self.redis_url, decode_responses=False, socket_connect_timeout=1.0
+        )
         pubsub = client.pubsub()
         try:
             pubsub.subscribe(self.channel)
@@ -53,11 +73,9 @@ class RawCapturer:
                 elif msg["type"] == "message":
                     self.payloads.append(bytes(msg["data"]))
                     self.received_at.append(time.time())
-        except BaseException as exc:  # surfaced by stop()
-            self._error = exc
-            ready.set()
         finally:
-            pubsub.close()
+            with contextlib.suppress(Exception):
+                pubsub.close()
             client.close()
 
     def count(self) -> int:

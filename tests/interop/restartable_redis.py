@@ -1,5 +1,6 @@
 """A private redis-server with AOF that can be SIGKILLed and restarted on the same port and dir,
-so every process of a run keeps its URL; and a raw Pub/Sub capturer that survives the restart.
+so every process of a run keeps its URL (``capture.RawCapturer(reconnect=True)`` captures across
+its restarts).
 
 The server is ``tasqlake.local_redis.server_command`` (loopback, RDB off) with
 ``--appendonly yes --appendfsync always`` appended (later arguments win): every write Redis
@@ -13,9 +14,8 @@ from __future__ import annotations
 import contextlib
 import signal
 import subprocess
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -106,61 +106,3 @@ class RestartableRedis:
         outage = self.outages[-1]
         outage.up_at = time.time()
         return outage
-
-
-@dataclass
-class ReconnectingCapturer:
-    """Every payload published on ``channel`` while it is subscribed, like
-    ``capture.RawCapturer``, but it subscribes again after Redis went away (redis-py's own
-    reconnect, else a new client every 20 ms). What was published while it was not subscribed is
-    not in :attr:`payloads`."""
-
-    redis_url: str
-    channel: str
-    payloads: list[bytes] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _subscribed: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-    _error: BaseException | None = None
-
-    def start(self, timeout: float = 5.0) -> None:
-        self._thread = threading.Thread(target=self._run, name="outage-capturer", daemon=True)
-        self._thread.start()
-        if not self._subscribed.wait(timeout):
-            raise RuntimeError(f"capturer did not subscribe: {self._error!r}")
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=1.0)
-                pubsub = client.pubsub()
-                try:
-                    pubsub.subscribe(self.channel)
-                    while not self._stop.is_set():
-                        msg = pubsub.get_message(timeout=0.05)
-                        if msg is None:
-                            continue
-                        if msg["type"] == "subscribe":
-                            self._subscribed.set()
-                        elif msg["type"] == "message":
-                            self.payloads.append(bytes(msg["data"]))
-                except (redis.ConnectionError, redis.TimeoutError, OSError):
-                    self._stop.wait(0.02)
-                finally:
-                    with contextlib.suppress(Exception):
-                        pubsub.close()
-                    client.close()
-        except BaseException as exc:  # surfaced by stop()
-            self._error = exc
-            self._subscribed.set()
-
-    def count(self) -> int:
-        return len(self.payloads)
-
-    def stop(self) -> list[bytes]:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-        if self._error is not None:
-            raise RuntimeError("capturer failed") from self._error
-        return list(self.payloads)

@@ -8,7 +8,7 @@ same port with the same dir, so every process keeps its URL). Real workers
 (AsyncTasQ's ``Dispatcher`` with its Pub/Sub emitter and a ``RedisStreamEmitter``, set up by
 ``scenario._client_config``) dispatches one task every :data:`DISPATCH_EVERY_S`. Two
 ``tasqlake ingest`` processes, each on its own lake: one ``--stream`` (consumer group), one
-``--channel`` (Pub/Sub). A raw Pub/Sub capture (``ReconnectingCapturer``) records what was
+``--channel`` (Pub/Sub). A raw Pub/Sub capture (``RawCapturer(reconnect=True)``) records what was
 published while Redis was up. Timeline:
 
 1. both ingesters read / are subscribed, workers start, dispatch starts;
@@ -87,8 +87,9 @@ from tasqlake.schemas.constants import (
 from tasqlake.schemas.decode import event_id
 
 from . import tasqlake_checks as checks
+from .capture import RawCapturer
 from .procs import ProcessRegistry, left_behind
-from .restartable_redis import Outage, ReconnectingCapturer, RestartableRedis
+from .restartable_redis import Outage, RestartableRedis
 from .scenario import ScenarioEnv, ScenarioSettings, _client_config, _dispatch, _Run
 from .test_stream_path import (
     READY_TIMEOUT_S,
@@ -276,7 +277,7 @@ def _run_outages(workdir: Path, registry: ProcessRegistry) -> OutageRun:
     redis_server = RestartableRedis(registry, workdir)
     url = redis_server.start()
     env = ScenarioEnv(url, redis_server.port, settings.channel, workdir, registry)
-    capturer = ReconnectingCapturer(url, settings.channel)
+    capturer = RawCapturer(url, settings.channel, reconnect=True)
     capturer.start()
     stream = Ingester(
         "stream",
