@@ -50,6 +50,7 @@ What differs across AsyncTasQ 1.0.0 … 1.7.0 (read from the released wheels):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -210,6 +211,7 @@ class RedisStreamEmitter(EventEmitter):
         self.failures = 0
         self._serialize = pubsub_serializer()
         self._client: Redis | None = None
+        self._in_flight = 0  # emits between their XADD and its reply (close waits for them)
         self._unreported = 0  # failures since the last warning
         self._last_warning: float | None = None  # monotonic time; None: no outage going on
 
@@ -240,12 +242,16 @@ class RedisStreamEmitter(EventEmitter):
         try:
             payload = self._serialize(event)
             client = self._client or self._connect()
-            await client.xadd(
-                self.stream,
-                {STREAM_PAYLOAD_FIELD: payload},
-                maxlen=self.maxlen,
-                approximate=True,
-            )
+            self._in_flight += 1
+            try:
+                await client.xadd(
+                    self.stream,
+                    {STREAM_PAYLOAD_FIELD: payload},
+                    maxlen=self.maxlen,
+                    approximate=True,
+                )
+            finally:
+                self._in_flight -= 1
         except Exception as error:
             self._failed(event, error)
             if client is not None and _is_connection_error(error):
@@ -297,6 +303,12 @@ class RedisStreamEmitter(EventEmitter):
     async def close(self) -> None:
         """Close the connection pool; a later emit opens a new one (AsyncTasQ closes every
         emitter when a worker stops or a dispatcher is cleaned up)."""
+        # From 1.5.0 a worker sends task events fire-and-forget and closes its emitters when it
+        # stops: an XADD still in flight then would fail on the closed connection (its event
+        # lost from the stream while Pub/Sub has it); let them finish first, bounded.
+        deadline = time.monotonic() + SOCKET_TIMEOUT_S
+        while self._in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
