@@ -86,6 +86,10 @@ WARNING_INTERVAL_S = 10.0
 #: Bounds on connecting and on each command, so a Redis that does not answer delays an event
 #: by seconds, not forever (a ``socket_timeout=`` in the URL's query string overrides them).
 SOCKET_TIMEOUT_S = 5.0
+#: Connections one emitter opens at most (redis-py's default pool size). More concurrent emits
+#: (a 1.5+ worker sends each event as its own background task) wait for a free one, up to
+#: :data:`SOCKET_TIMEOUT_S`, instead of failing with "Too many connections".
+MAX_CONNECTIONS = 100
 
 Event = TaskEvent | WorkerEvent
 Serializer = Callable[[Event], bytes]
@@ -225,14 +229,17 @@ class RedisStreamEmitter(EventEmitter):
         return f"RedisStreamEmitter({url}, stream={self.stream!r}, maxlen={self.maxlen})"
 
     def _connect(self) -> Redis:
-        from redis.asyncio import Redis
+        from redis.asyncio import BlockingConnectionPool, Redis
 
-        self._client = Redis.from_url(
+        pool = BlockingConnectionPool.from_url(
             self.redis_url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=SOCKET_TIMEOUT_S,
             decode_responses=False,
             socket_connect_timeout=SOCKET_TIMEOUT_S,
             socket_timeout=SOCKET_TIMEOUT_S,
         )
+        self._client = Redis.from_pool(pool)  # closing the client closes the pool
         return self._client
 
     async def emit(self, event: Event) -> None:

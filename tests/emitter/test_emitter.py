@@ -15,7 +15,12 @@ import redis
 from asynctasq.config import Config
 from asynctasq.monitoring import RedisEventEmitter
 
-from tasqlake.emitter import RedisStreamEmitter, _packb_event, pubsub_serializer
+from tasqlake.emitter import (
+    MAX_CONNECTIONS,
+    RedisStreamEmitter,
+    _packb_event,
+    pubsub_serializer,
+)
 from tasqlake.local_redis import free_port, private_redis
 from tasqlake.schemas.constants import DEFAULT_STREAM, DEFAULT_STREAM_MAXLEN, STREAM_PAYLOAD_FIELD
 from tasqlake.schemas.errors import ConfigError
@@ -212,6 +217,30 @@ def test_a_closed_emitter_reopens_on_the_next_emit(redis_url: str) -> None:
 
     assert asyncio.run(run()).emitted == 2
     assert len(stream_payloads(redis_url, "reopen-test")) == 2
+
+
+def test_close_lets_the_writes_in_flight_finish(redis_url: str) -> None:
+    """From 1.5.0 a worker sends task events fire-and-forget (``EventRegistry.emit_nowait``:
+    one background task per event) and closes every emitter when it stops; an XADD still
+    waiting for its reply then must not be cut off by ``close()`` (seen in CI: a graceful
+    worker's last ``task_completed`` failed with 'Connection closed by server'). The 200
+    concurrent emits are also more than one pool's connections: the rest wait for one."""
+    events = sample_events() * 20
+    assert len(events) > MAX_CONNECTIONS
+
+    async def run() -> RedisStreamEmitter:
+        emitter = RedisStreamEmitter(redis_url, stream="close-race-test")
+        await emitter.emit(events[0])  # connected, as a running worker's emitter is
+        pending = [asyncio.create_task(emitter.emit(e)) for e in events]
+        await asyncio.sleep(0)  # each task has sent its XADD and waits for the reply
+        assert emitter._in_flight == len(events), "the race this test is about is set up"
+        await emitter.close()
+        await asyncio.gather(*pending)
+        return emitter
+
+    emitter = asyncio.run(run())
+    assert (emitter.emitted, emitter.failures) == (len(events) + 1, 0)
+    assert len(stream_payloads(redis_url, "close-race-test")) == len(events) + 1
 
 
 def test_importing_the_emitter_loads_nothing_heavy() -> None:

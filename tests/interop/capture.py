@@ -10,6 +10,7 @@ import contextlib
 import struct
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,11 @@ from pathlib import Path
 import redis
 
 _LEN = struct.Struct(">I")
+
+
+#: A second channel the capturer subscribes to, for :meth:`RawCapturer.fence` (no ingester
+#: listens there, so a fence never reaches a lake).
+FENCE_SUFFIX = ":tasqlake-interop-fence"
 
 
 @dataclass
@@ -31,6 +37,7 @@ class RawCapturer:
     payloads: list[bytes] = field(default_factory=list)
     received_at: list[float] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _fences: dict[bytes, threading.Event] = field(default_factory=dict)
     _thread: threading.Thread | None = None
     _error: BaseException | None = None
 
@@ -63,16 +70,21 @@ class RawCapturer:
         )
         pubsub = client.pubsub()
         try:
-            pubsub.subscribe(self.channel)
+            pubsub.subscribe(self.channel, self.channel + FENCE_SUFFIX)
+            subscribed = 0
             while not self._stop.is_set():
                 msg = pubsub.get_message(timeout=0.05)
                 if msg is None:
                     continue
                 if msg["type"] == "subscribe":
-                    ready.set()
-                elif msg["type"] == "message":
+                    subscribed += 1
+                    if subscribed == 2:
+                        ready.set()
+                elif msg["type"] == "message" and msg["channel"] == self.channel.encode():
                     self.payloads.append(bytes(msg["data"]))
                     self.received_at.append(time.time())
+                elif msg["type"] == "message" and (fence := self._fences.get(msg["data"])):
+                    fence.set()
         finally:
             with contextlib.suppress(Exception):
                 pubsub.close()
@@ -80,6 +92,20 @@ class RawCapturer:
 
     def count(self) -> int:
         return len(self.payloads)
+
+    def fence(self, timeout: float = 10.0) -> int:
+        """How many payloads were published before this call: publishes a token on the fence
+        channel and waits until the capture thread reads it. Redis sends a subscriber its
+        messages in the order it handled the PUBLISHes, so every message published before the
+        token has been read by then (:meth:`count` alone can miss one still in the socket)."""
+        token = uuid.uuid4().hex.encode()
+        seen = self._fences[token] = threading.Event()
+        with redis.Redis.from_url(self.redis_url) as client:
+            client.publish(self.channel + FENCE_SUFFIX, token)
+        if not seen.wait(timeout):
+            raise RuntimeError(f"the capturer did not read its fence within {timeout} s")
+        del self._fences[token]
+        return self.count()
 
     def stop(self) -> list[bytes]:
         self._stop.set()

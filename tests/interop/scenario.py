@@ -588,7 +588,7 @@ def run_scenario(
             hooks.before_dispatch(env)
         driver = _Driver(python, env, settings, events_stream)
         truth, driver_stats = driver.wait_quiet()
-        seen = capturer.count()
+        seen = capturer.fence()  # every event published before the child reported
         payloads = capturer.stop()[:seen]
         capturer = None
         result = ScenarioResult(payloads, truth, driver_stats, wd)
