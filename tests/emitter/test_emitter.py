@@ -243,6 +243,33 @@ def test_close_lets_the_writes_in_flight_finish(redis_url: str) -> None:
     assert len(stream_payloads(redis_url, "close-race-test")) == len(events) + 1
 
 
+def test_a_burst_larger_than_the_pool_reaches_the_stream_whole(redis_url: str) -> None:
+    """More emits at once than one pool has connections: the stream emitter's wait for a free
+    one, AsyncTasQ's own Pub/Sub emitter (redis-py's default pool) fails the rest with 'Too many
+    connections' (the README's numbers come from this test)."""
+    events = sample_events() * 30
+    capturer = RawCapturer(redis_url, "burst-test")
+    capturer.start()
+
+    async def run() -> RedisStreamEmitter:
+        pubsub = RedisEventEmitter(redis_url, "burst-test")
+        stream = RedisStreamEmitter(redis_url, stream="burst-test")
+        try:
+            await asyncio.gather(*(pubsub.emit(e) for e in events))
+            await asyncio.gather(*(stream.emit(e) for e in events))
+        finally:
+            await pubsub.close()
+            await stream.close()
+        return stream
+
+    stream = asyncio.run(run())
+    published = capturer.fence()
+    capturer.stop()
+    assert (stream.emitted, stream.failures) == (len(events), 0)
+    assert len(stream_payloads(redis_url, "burst-test")) == len(events)
+    assert published < len(events), "AsyncTasQ's Pub/Sub emitter loses the excess"
+
+
 def test_importing_the_emitter_loads_nothing_heavy() -> None:
     """The emitter runs inside every worker and application: importing it must not pull in the
     analytics stack (pyarrow, duckdb, polars) nor tasqlake's lake, ingest or queries."""
