@@ -17,6 +17,7 @@ from asynctasq.monitoring import RedisEventEmitter
 
 from tasqlake.emitter import (
     MAX_CONNECTIONS,
+    Event,
     RedisStreamEmitter,
     _packb_event,
     pubsub_serializer,
@@ -46,20 +47,27 @@ def wait_for(capturer: RawCapturer, count: int, timeout: float = 5.0) -> list[by
     return list(capturer.payloads)
 
 
-def test_the_stream_holds_the_bytes_the_pubsub_emitter_publishes(redis_url: str) -> None:
-    """Same events through both emitters: each stream entry is, byte for byte, the message
-    AsyncTasQ's own RedisEventEmitter published, in the same order."""
-    events = sample_events()
-    capturer = RawCapturer(redis_url, "bytes-test")
+def emit_through_both(
+    redis_url: str, key: str, events: list[Event], *, at_once: bool = False
+) -> tuple[RedisStreamEmitter, list[bytes]]:
+    """``events`` through AsyncTasQ's Pub/Sub emitter (channel ``key``) and the stream emitter
+    (stream ``key``): each event through both in turn, or ``at_once`` every Pub/Sub emit
+    concurrently, then every stream emit. Returns the stream emitter and what the channel
+    carried."""
+    capturer = RawCapturer(redis_url, key)
     capturer.start()
 
     async def emit_all() -> RedisStreamEmitter:
-        pubsub = RedisEventEmitter(redis_url, "bytes-test")
-        stream = RedisStreamEmitter(redis_url, stream="bytes-test")
+        pubsub = RedisEventEmitter(redis_url, key)
+        stream = RedisStreamEmitter(redis_url, stream=key)
         try:
-            for event in events:
-                await pubsub.emit(event)
-                await stream.emit(event)
+            if at_once:
+                await asyncio.gather(*(pubsub.emit(e) for e in events))
+                await asyncio.gather(*(stream.emit(e) for e in events))
+            else:
+                for event in events:
+                    await pubsub.emit(event)
+                    await stream.emit(event)
         finally:
             await pubsub.close()
             await stream.close()
@@ -67,9 +75,17 @@ def test_the_stream_holds_the_bytes_the_pubsub_emitter_publishes(redis_url: str)
 
     try:
         stream = asyncio.run(emit_all())
-        published = wait_for(capturer, len(events))
+        published = capturer.fence()
     finally:
-        capturer.stop()
+        payloads = capturer.stop()
+    return stream, payloads[:published]
+
+
+def test_the_stream_holds_the_bytes_the_pubsub_emitter_publishes(redis_url: str) -> None:
+    """Same events through both emitters: each stream entry is, byte for byte, the message
+    AsyncTasQ's own RedisEventEmitter published, in the same order."""
+    events = sample_events()
+    stream, published = emit_through_both(redis_url, "bytes-test", events)
     assert (stream.emitted, stream.failures) == (len(events), 0)
     assert stream_payloads(redis_url, "bytes-test") == published
     assert [decoded(p)["event_type"] for p in published] == [e.event_type.value for e in events]
@@ -248,26 +264,10 @@ def test_a_burst_larger_than_the_pool_reaches_the_stream_whole(redis_url: str) -
     one, AsyncTasQ's own Pub/Sub emitter (redis-py's default pool) fails the rest with 'Too many
     connections' (the README's numbers come from this test)."""
     events = sample_events() * 30
-    capturer = RawCapturer(redis_url, "burst-test")
-    capturer.start()
-
-    async def run() -> RedisStreamEmitter:
-        pubsub = RedisEventEmitter(redis_url, "burst-test")
-        stream = RedisStreamEmitter(redis_url, stream="burst-test")
-        try:
-            await asyncio.gather(*(pubsub.emit(e) for e in events))
-            await asyncio.gather(*(stream.emit(e) for e in events))
-        finally:
-            await pubsub.close()
-            await stream.close()
-        return stream
-
-    stream = asyncio.run(run())
-    published = capturer.fence()
-    capturer.stop()
+    stream, published = emit_through_both(redis_url, "burst-test", events, at_once=True)
     assert (stream.emitted, stream.failures) == (len(events), 0)
     assert len(stream_payloads(redis_url, "burst-test")) == len(events)
-    assert published < len(events), "AsyncTasQ's Pub/Sub emitter loses the excess"
+    assert len(published) < len(events), "AsyncTasQ's Pub/Sub emitter loses the excess"
 
 
 def test_importing_the_emitter_loads_nothing_heavy() -> None:
