@@ -8,7 +8,6 @@ import asyncio
 import logging
 import subprocess
 import sys
-import time
 
 import pytest
 import redis
@@ -36,15 +35,6 @@ def stream_payloads(url: str, stream: str) -> list[bytes]:
     field = STREAM_PAYLOAD_FIELD.encode()
     assert all(set(fields) == {field} for _, fields in entries)
     return [fields[field] for _, fields in entries]
-
-
-def wait_for(capturer: RawCapturer, count: int, timeout: float = 5.0) -> list[bytes]:
-    """The first ``count`` payloads the capturer received, once it has them."""
-    deadline = time.monotonic() + timeout
-    while len(capturer.payloads) < count and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert len(capturer.payloads) >= count, f"{len(capturer.payloads)} of {count} published"
-    return list(capturer.payloads)
 
 
 def emit_through_both(

@@ -16,7 +16,7 @@ from asynctasq.monitoring import EventRegistry, EventType, RedisEventEmitter, Ta
 from tasqlake import emitter as emitter_module
 from tasqlake.emitter import RedisStreamEmitter, install, main, pubsub_serializer, uninstall
 from tests.emitter.events import decoded
-from tests.emitter.test_emitter import stream_payloads, wait_for
+from tests.emitter.test_emitter import stream_payloads
 from tests.interop.capture import RawCapturer
 from tests.interop.tasks_app import SendEmailTask
 
@@ -116,9 +116,10 @@ def test_a_real_dispatch_reaches_the_stream_with_the_pubsub_bytes(redis_url: str
 
     try:
         task_id = asyncio.run(dispatch())
-        published = wait_for(capturer, 1)
+        seen = capturer.fence()
     finally:
-        capturer.stop()
+        payloads = capturer.stop()
+    published = payloads[:seen]
     in_stream = stream_payloads(redis_url, "asynctasq:events")
     assert in_stream == published
     assert decoded(in_stream[0])["task_id"] == task_id

@@ -100,11 +100,13 @@ class RawCapturer:
         token has been read by then (:meth:`count` alone can miss one still in the socket)."""
         token = uuid.uuid4().hex.encode()
         seen = self._fences[token] = threading.Event()
-        with redis.Redis.from_url(self.redis_url) as client:
-            client.publish(self.channel + FENCE_SUFFIX, token)
-        if not seen.wait(timeout):
-            raise RuntimeError(f"the capturer did not read its fence within {timeout} s")
-        del self._fences[token]
+        try:
+            with redis.Redis.from_url(self.redis_url) as client:
+                client.publish(self.channel + FENCE_SUFFIX, token)
+            if not seen.wait(timeout):
+                raise RuntimeError(f"the capturer did not read its fence within {timeout} s")
+        finally:
+            del self._fences[token]
         return self.count()
 
     def stop(self) -> list[bytes]:
